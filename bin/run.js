@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// Thin launcher: refuse an unsupported Node before anything else is loaded, then hand over to oclif.
+const [major, minor] = process.versions.node.split('.').map(Number)
+if (major < 22 || (major === 22 && minor < 12)) {
+  process.stderr.write(
+    `killswitch needs Node.js >= 22.12, but this is ${process.version} (${process.execPath}).\n` +
+      'The project ships its own Node as a dev dependency: run it as `npx killswitch ...` or through `npm run`,\n' +
+      'which put node_modules/.bin (and its node) first on PATH.\n',
+  )
+  process.exit(2)
+}
+const { execute } = await import('@oclif/core')
+await execute({ dir: import.meta.url })

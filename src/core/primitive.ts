@@ -1,0 +1,103 @@
+/**
+ * The contract every platform primitive implements. The core drives primitives only through this
+ * interface; SDKs live behind it, in `src/primitives/<platform>/`, and are imported lazily.
+ */
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue }
+
+export const PRIMITIVE_KINDS = ['flagOff', 'denyAll', 'lambdaConcurrencyZero', 'scaleToZero'] as const
+export type PrimitiveKind = (typeof PRIMITIVE_KINDS)[number]
+
+/**
+ * One platform resource a primitive acts on. Everything here is JSON so that it can be written to the journal
+ * and a later process (restore, resume after a crash) can act on the same resource without resolving again.
+ */
+export interface Target {
+  /** Stable and unique across platforms, e.g. `lambda:111122223333:us-east-1:refund-agent-1`. Keys the journal. */
+  id: string
+  kind: PrimitiveKind
+  /** Short human name for tables and reports, e.g. `refund-agent-1`. */
+  label: string
+  /** What the primitive needs to find the resource again (account, region, name, namespace, ...). */
+  locator: { [key: string]: string | number | boolean | null }
+}
+
+/**
+ * The observable state of a target that a halt changes and a restore must put back. For Lambda
+ * `{reservedConcurrency: 5}` or `{reservedConcurrency: null}` (unreserved); for IAM whether the tool's policy is
+ * present and its document; for a flag `{on: true}`; for a workload `{replicas: 3}`.
+ */
+export type TargetState = { [key: string]: JsonValue }
+
+/** A client-side rate-limit bucket: one per (service, operation class, account, region). */
+export interface RateBucket {
+  /** Unique key, e.g. `lambda-control:111122223333:us-east-1`. */
+  key: string
+  /** Sustained requests per second the platform documents for this bucket. */
+  ratePerSecond: number
+  /** Requests that may leave at once before pacing starts; defaults to 1. */
+  burst?: number
+}
+
+/** What one target's halt costs, for `plan`'s time-to-halt prediction. */
+export interface HaltEstimate {
+  /** Rate-limited requests the halt makes for this target (apply plus read-back), each in its bucket. */
+  calls: RateBucket[]
+  /** Time after the apply before the effect can be observed at best (pod grace period, stream push). */
+  settleMs: number
+}
+
+export interface PrimitiveContext {
+  /** Resolves when a request may leave under the bucket's rate. Call once before every platform request. */
+  pace(bucket: RateBucket): Promise<void>
+  /** Aborted when the operation times out or the operator interrupts. Pass it on to SDK calls. */
+  signal: AbortSignal
+  /** Non-fatal problems worth telling the operator (never secrets). */
+  warn(message: string): void
+  /** Why this invocation happens; primitives that can annotate a change (LaunchDarkly comment) use it. */
+  reason: string
+  /** The halt or restore id, for annotations and comments. */
+  invocationId: string
+}
+
+/**
+ * One platform mechanism. Invariants the engine relies on:
+ * - `read` has no side effect; its result is the snapshot `restore` puts back.
+ * - `apply` is idempotent and does not depend on being called once.
+ * - `verifyHalted` / `verifyRestored` resolve only once the effect is observed by reading it back (not on a 2xx),
+ *   and reject when `ctx.signal` aborts.
+ * - `restore` puts back exactly `snapshot` and touches nothing the halt did not change.
+ */
+export interface Primitive<Spec = unknown> {
+  readonly kind: PrimitiveKind
+  /** Turns a step's spec (variables already substituted) into concrete targets. Errors say which selector matched nothing. */
+  resolve(spec: Spec, ctx: PrimitiveContext): Promise<Target[]>
+  read(target: Target, ctx: PrimitiveContext): Promise<TargetState>
+  /** Whether a live state is the state a halt leaves. Used for idempotency and for drift detection before restore. */
+  isHalted(state: TargetState): boolean
+  /** Whether two states are the same for restore purposes (the snapshot and a live read). */
+  sameState(a: TargetState, b: TargetState): boolean
+  apply(target: Target, before: TargetState, ctx: PrimitiveContext): Promise<void>
+  verifyHalted(target: Target, ctx: PrimitiveContext): Promise<void>
+  restore(target: Target, snapshot: TargetState, ctx: PrimitiveContext): Promise<void>
+  verifyRestored(target: Target, snapshot: TargetState, ctx: PrimitiveContext): Promise<void>
+  /** One line for humans: `reserved=5`, `unreserved`, `on`, `replicas=3`. */
+  describe(state: TargetState): string
+  estimate(target: Target, state: TargetState): HaltEstimate
+  /** Releases long-lived resources (SDK streams, sockets). */
+  close?(): Promise<void>
+}
+
+/** Raised by a primitive for an error the operator must fix (bad selector, missing permission, size limit). */
+export class PrimitiveError extends Error {
+  constructor(
+    message: string,
+    /** What to do about it, shown under the message. */
+    readonly hint?: string,
+    /** Stable machine-readable code, e.g. `IamPolicySizeLimit`, `SelectorMatchedNothing`. */
+    readonly code: string = 'PrimitiveError',
+  ) {
+    super(message)
+    this.name = 'PrimitiveError'
+  }
+}
