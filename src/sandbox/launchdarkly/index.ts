@@ -1,13 +1,35 @@
-// Placeholder until the launchdarkly plane lands: answers every request with the sandbox's loud 404.
-import { notFound, type Plane, type PlaneOptions } from '../server.js'
+/**
+ * The sandbox's LaunchDarkly plane: the REST API under `/api/v2/*` and the server-side SDK endpoints (`/all`,
+ * `/sdk/*`, `/bulk`, `/diagnostic`), sharing one flag store so a REST change reaches SDK streams.
+ * Behaviour and sources: docs/sandbox/launchdarkly.md.
+ */
+import type { Plane, PlaneOptions } from '../server.js'
+import { FlagStore, type FlagChange, type FlagStateSnapshot } from './flag-store.js'
+import { LaunchDarklyRestApi } from './rest-api.js'
+import { LaunchDarklySdkEndpoints } from './sdk-endpoints.js'
 
-export function createLaunchDarklyPlane(_options: PlaneOptions): Plane {
+export interface LaunchDarklyState {
+  projects: FlagStateSnapshot
+  /** Every REST change, oldest first. */
+  changes: FlagChange[]
+  openStreams: number
+}
+
+export function createLaunchDarklyPlane(options: PlaneOptions): Plane {
+  const store = new FlagStore(options.seed.launchdarkly)
+  const rest = new LaunchDarklyRestApi({ store, realism: options.realism, apiTokens: options.seed.launchdarkly.apiTokens })
+  const sdk = new LaunchDarklySdkEndpoints(store, options.realism)
   return {
     name: 'launchdarkly',
     async handle(req, res) {
-      notFound(res, `${req.method} ${req.url.pathname}`)
+      if (req.url.pathname.startsWith('/api/v2/')) return rest.handle(req, res)
+      return sdk.handle(req, res)
     },
-    state: () => ({}),
-    close: async () => {},
+    state(): LaunchDarklyState {
+      return { projects: store.snapshot(), changes: store.changes.map((change) => ({ ...change })), openStreams: sdk.openStreamCount }
+    },
+    async close() {
+      sdk.close()
+    },
   }
 }

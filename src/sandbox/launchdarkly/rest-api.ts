@@ -1,0 +1,150 @@
+/**
+ * LaunchDarkly's REST API (api/v2) for flags: read one, list, and PATCH on/off per environment (PROTOCOLS F.1).
+ *
+ * Order of checks on every call: realism gate (latency, injected faults) → rate-limit accounting (headers on every
+ * answer from here on) → access token → route. The access token is the raw `Authorization` value; SDK keys are
+ * refused, as LaunchDarkly refuses them.
+ */
+import type { ServerResponse } from 'node:http'
+import type { Realism } from '../realism.js'
+import { notFound, type SandboxRequest } from '../server.js'
+import { isSemanticPatchContentType, parseJsonPatch, parseSemanticPatch } from './flag-patch.js'
+import { restFeatureFlag } from './flag-shapes.js'
+import type { FlagRecord, FlagStore, ProjectRecord } from './flag-store.js'
+import { RestRateLimits } from './rate-limit.js'
+import { sendError, sendJson } from './responses.js'
+
+type Route =
+  | { name: 'GET /api/v2/flags/{project}'; project: string }
+  | { name: 'GET /api/v2/flags/{project}/{key}' | 'PATCH /api/v2/flags/{project}/{key}'; project: string; flagKey: string }
+
+function matchRoute(method: string, pathname: string): Route | undefined {
+  const segments = pathname.split('/').slice(1).map(decodeURIComponent)
+  if (segments[0] !== 'api' || segments[1] !== 'v2' || segments[2] !== 'flags') return undefined
+  const [project, flagKey, ...rest] = segments.slice(3)
+  if (!project || rest.length > 0) return undefined
+  if (flagKey === undefined) return method === 'GET' ? { name: 'GET /api/v2/flags/{project}', project } : undefined
+  if (flagKey === '') return undefined
+  if (method === 'GET') return { name: 'GET /api/v2/flags/{project}/{key}', project, flagKey }
+  if (method === 'PATCH') return { name: 'PATCH /api/v2/flags/{project}/{key}', project, flagKey }
+  return undefined
+}
+
+export interface RestApiOptions {
+  store: FlagStore
+  realism: Realism
+  /** Access tokens accepted; empty means any token that is not an SDK key. */
+  apiTokens: readonly string[]
+}
+
+export class LaunchDarklyRestApi {
+  private readonly rateLimits = new RestRateLimits()
+
+  constructor(private readonly options: RestApiOptions) {}
+
+  async handle(req: SandboxRequest, res: ServerResponse): Promise<void> {
+    const decision = await this.options.realism.gate('launchdarkly')
+    if (decision.kind === 'reset') {
+      res.socket?.destroy()
+      return
+    }
+    const route = matchRoute(req.method, req.url.pathname)
+    if (!route) return notFound(res, `${req.method} ${req.url.pathname}`)
+
+    const token = typeof req.headers.authorization === 'string' ? req.headers.authorization : ''
+    const limits = this.rateLimits.count(token, route.name)
+    const headers = limits.headers
+    if (decision.kind === 'error') return sendError(res, 500, 'An internal error occurred (injected by the sandbox)', headers)
+    if (decision.kind === 'throttle') {
+      return sendError(res, 429, "You've exceeded the API rate limit. Try again later.", { ...headers, 'Retry-After': String(decision.retryAfterSeconds) })
+    }
+    if (limits.exceeded && this.options.realism.profile.rateLimits) {
+      return sendError(res, 429, "You've exceeded the API rate limit. Try again later.", { ...headers, 'Retry-After': String(limits.retryAfterSeconds) })
+    }
+    if (!this.acceptsToken(token)) return sendError(res, 401, 'Invalid access token', headers)
+
+    const project = this.options.store.projects.get(route.project)
+    if (!project) return sendError(res, 404, `Unknown project: ${route.project}`, headers)
+    if (route.name === 'GET /api/v2/flags/{project}') return this.listFlags(req, res, project, headers)
+    const flag = project.flags.get(route.flagKey)
+    if (!flag) return sendError(res, 404, `Unknown flag: ${route.flagKey}`, headers)
+    if (route.name === 'GET /api/v2/flags/{project}/{key}') {
+      return sendJson(res, 200, restFeatureFlag(project.key, flag, requestedEnvironments(req)), headers)
+    }
+    return this.patchFlag(req, res, project, flag, headers)
+  }
+
+  private acceptsToken(token: string): boolean {
+    // A raw token never contains whitespace; "Bearer <token>" is a client bug LaunchDarkly refuses.
+    if (token === '' || /\s/.test(token)) return false
+    if (this.options.apiTokens.length > 0) return this.options.apiTokens.includes(token)
+    return !this.options.store.isSdkKey(token)
+  }
+
+  private listFlags(req: SandboxRequest, res: ServerResponse, project: ProjectRecord, headers: Record<string, string>): void {
+    const filter = parseFlagFilter(req.url.searchParams.get('filter'))
+    if (!filter.ok) return sendError(res, 400, filter.message, headers)
+    const environments = requestedEnvironments(req)
+    const items = [...project.flags.values()]
+      .filter((flag) => filter.tags.every((tag) => flag.tags.includes(tag)))
+      .map((flag) => restFeatureFlag(project.key, flag, environments))
+    sendJson(
+      res,
+      200,
+      { items, totalCount: items.length, _links: { self: { href: `/api/v2/flags/${project.key}`, type: 'application/json' } } },
+      headers,
+    )
+  }
+
+  private patchFlag(req: SandboxRequest, res: ServerResponse, project: ProjectRecord, flag: FlagRecord, headers: Record<string, string>): void {
+    let body: unknown
+    try {
+      body = JSON.parse(req.body.toString('utf8'))
+    } catch {
+      return sendError(res, 400, 'Invalid request body: not JSON', headers)
+    }
+    const contentType = typeof req.headers['content-type'] === 'string' ? req.headers['content-type'] : undefined
+    const patch = isSemanticPatchContentType(contentType) ? parseSemanticPatch(body, flag) : parseJsonPatch(body, flag)
+    if (!patch.ok) return sendError(res, patch.status, patch.message, headers)
+    if (req.url.searchParams.get('dryRun') === 'true') {
+      return sendJson(res, 200, restFeatureFlag(project.key, previewTargeting(flag, patch.update)), headers)
+    }
+    this.options.store.applyTargeting(project, flag, patch.update, patch.instruction, patch.comment)
+    sendJson(res, 200, restFeatureFlag(project.key, flag), headers)
+  }
+}
+
+/** The `env` query parameters (repeatable); undefined when none, meaning every environment. */
+function requestedEnvironments(req: SandboxRequest): string[] | undefined {
+  const environments = req.url.searchParams.getAll('env').flatMap((value) => value.split(','))
+  return environments.length > 0 ? environments : undefined
+}
+
+/**
+ * `filter=tags:a+b`: flags carrying all the listed tags. Only the `tags` field is emulated. The `+` separator
+ * arrives as a space when the client did not percent-encode it.
+ */
+function parseFlagFilter(filter: string | null): { ok: true; tags: string[] } | { ok: false; message: string } {
+  if (filter === null || filter === '') return { ok: true, tags: [] }
+  const tags: string[] = []
+  for (const clause of filter.split(',')) {
+    const separator = clause.indexOf(':')
+    const field = separator < 0 ? clause : clause.slice(0, separator)
+    if (field !== 'tags') return { ok: false, message: `Unsupported filter field ${JSON.stringify(field)}: the sandbox emulates filter=tags:<tag>+<tag>` }
+    tags.push(...clause.slice(separator + 1).split(/[+ ]/).filter((tag) => tag !== ''))
+  }
+  return { ok: true, tags }
+}
+
+/** What `flag` would look like after `update`, without changing it (for `dryRun=true`). */
+function previewTargeting(flag: FlagRecord, update: Map<string, boolean>): FlagRecord {
+  const environments = new Map(flag.environments)
+  let changed = false
+  for (const [env, on] of update) {
+    const state = environments.get(env)!
+    if (state.on === on) continue
+    changed = true
+    environments.set(env, { on, version: state.version + 1, lastModified: Date.now() })
+  }
+  return { ...flag, version: changed ? flag.version + 1 : flag.version, environments }
+}
