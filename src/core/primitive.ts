@@ -41,7 +41,10 @@ export interface RateBucket {
 
 /** What one target's halt costs, for `plan`'s time-to-halt prediction. */
 export interface HaltEstimate {
-  /** Rate-limited requests the halt makes for this target (apply plus read-back), each in its bucket. */
+  /**
+   * Rate-limited requests a halt makes for this target, each in its bucket, in the order it makes them: the
+   * snapshot read, the mutation, then one read-back (the prediction takes the second-to-last as the mutation).
+   */
   calls: RateBucket[]
   /** Time after the apply before the effect can be observed at best (pod grace period, stream push). */
   settleMs: number

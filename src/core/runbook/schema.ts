@@ -3,6 +3,7 @@
  * it, the types below are inferred from it, and `schemas/runbook.schema.json` is generated from it for editors.
  */
 import { z } from 'zod'
+import { PRIMITIVE_KINDS } from '../primitive.js'
 
 const accountId = z.string().regex(/^\d{12}$/, 'an AWS account id is 12 digits')
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region looks like us-east-1')
@@ -81,12 +82,20 @@ export const ScaleToZeroSpec = z
   .refine((s) => s.selector !== undefined || s.names !== undefined, 'give selector or names')
   .describe('Scale Deployments and StatefulSets to zero replicas through the scale subresource.')
 
-export const StepSchema = z.union([
-  z.object({ flagOff: FlagOffSpec, name: z.string().optional() }).strict(),
-  z.object({ denyAll: DenyAllSpec, name: z.string().optional() }).strict(),
-  z.object({ lambdaConcurrencyZero: LambdaConcurrencyZeroSpec, name: z.string().optional() }).strict(),
-  z.object({ scaleToZero: ScaleToZeroSpec, name: z.string().optional() }).strict(),
-])
+/** A step names exactly one primitive and its spec; `name` labels it in reports. */
+export const StepSchema = z
+  .object({
+    name: z.string().optional(),
+    flagOff: FlagOffSpec.optional(),
+    denyAll: DenyAllSpec.optional(),
+    lambdaConcurrencyZero: LambdaConcurrencyZeroSpec.optional(),
+    scaleToZero: ScaleToZeroSpec.optional(),
+  })
+  .strict()
+  .refine(
+    (step) => PRIMITIVE_KINDS.filter((kind) => step[kind] !== undefined).length === 1,
+    `a step names exactly one primitive: ${PRIMITIVE_KINDS.join(', ')}`,
+  )
 
 const scope = z.object({ steps: z.array(StepSchema).min(1) }).strict()
 

@@ -1,0 +1,109 @@
+/**
+ * The base of every command: the shared flags (each with its KILLSWITCH_* variable), result output (human text
+ * or the --json envelope on stdout), and one error path that turns anything thrown into a message with what to
+ * do next and the documented exit code. Stack traces only with --verbose.
+ */
+import { Command, Flags, type Interfaces } from '@oclif/core'
+import { createInterface } from 'node:readline/promises'
+import { resolve } from 'node:path'
+import type { Trigger } from '../core/report.js'
+import { describeError, UsageError } from './errors.js'
+import { EXIT, EXIT_TABLE } from './exit-codes.js'
+import { envelope } from './render.js'
+
+export const sharedFlags = {
+  json: Flags.boolean({ description: 'Print the result as JSON (schema: docs/json-output.md) instead of text.', env: 'KILLSWITCH_JSON' }),
+  verbose: Flags.boolean({ description: 'Show stack traces for unexpected errors.', env: 'KILLSWITCH_VERBOSE' }),
+  'state-dir': Flags.string({
+    description: 'Directory holding the journal, the lock and the audit trail.',
+    env: 'KILLSWITCH_STATE_DIR',
+    default: '.killswitch',
+  }),
+}
+
+export const runbookFlag = Flags.string({ char: 'r', description: 'The runbook YAML file.', env: 'KILLSWITCH_RUNBOOK', required: true })
+export const scopeFlag = Flags.string({
+  char: 's',
+  description: 'What to act on: agent=ID, class=NAME or global.',
+  env: 'KILLSWITCH_SCOPE',
+  required: true,
+})
+export const triggerFlag = Flags.string({
+  description: 'Who pulled the switch, for the audit trail. Default: human on a terminal, ci under CI, else automated.',
+  env: 'KILLSWITCH_TRIGGER',
+  options: ['human', 'automated', 'scheduled', 'ci'],
+})
+export const verifyTimeoutFlag = Flags.string({
+  description: 'Give up verifying a target after this long (e.g. 120s).',
+  env: 'KILLSWITCH_VERIFY_TIMEOUT',
+  default: '120s',
+})
+export const yesFlag = Flags.boolean({
+  char: 'y',
+  description: 'Do not ask for confirmation (required without a terminal).',
+  env: 'KILLSWITCH_YES',
+})
+
+export type SharedFlags = Interfaces.InferredFlags<typeof sharedFlags>
+
+export abstract class KillswitchCommand extends Command {
+  static override baseFlags = sharedFlags
+  static override help = EXIT_TABLE
+
+  private jsonMode = false
+  private verboseMode = false
+
+  protected override async init(): Promise<void> {
+    await super.init()
+    // Read the output flags before parsing, so even a parse error is reported in the requested form.
+    this.jsonMode = this.argv.includes('--json') || process.env.KILLSWITCH_JSON === 'true' || process.env.KILLSWITCH_JSON === '1'
+    this.verboseMode = this.argv.includes('--verbose') || process.env.KILLSWITCH_VERBOSE === 'true'
+  }
+
+  protected stateDir(flags: SharedFlags): string {
+    return resolve(flags['state-dir'])
+  }
+
+  /** Prints the result and ends with its exit code. */
+  protected finish(result: unknown, human: string, exitCode: number): void {
+    if (this.jsonMode) process.stdout.write(envelope(this.id ?? 'killswitch', exitCode, result) + '\n')
+    else process.stdout.write(human)
+    if (exitCode !== 0) this.exit(exitCode)
+  }
+
+  protected override async catch(error: Interfaces.CommandError): Promise<void> {
+    if ((error as { code?: string }).code === 'EEXIT') throw error
+    const described = describeError(error)
+    if (this.jsonMode) process.stdout.write(envelope(this.id ?? 'killswitch', described.exitCode, null, described) + '\n')
+    process.stderr.write(`killswitch: ${described.message}\n${described.hint ? `  → ${described.hint}\n` : ''}`)
+    if (this.verboseMode && error.stack) process.stderr.write(`${error.stack}\n`)
+    this.exit(described.exitCode)
+  }
+
+  protected trigger(flag: string | undefined): Trigger {
+    if (flag) return flag as Trigger
+    if (process.env.CI) return 'ci'
+    return process.stdin.isTTY ? 'human' : 'automated'
+  }
+
+  /**
+   * On a terminal the operator confirms by typing the scope; without one `--yes` is required, so that nothing
+   * destructive ever happens on a guess.
+   */
+  protected async confirmByTyping(scope: string, summary: string[], yes: boolean, action: string): Promise<boolean> {
+    if (yes) return true
+    if (!process.stdin.isTTY || !process.stderr.isTTY) {
+      throw new UsageError(`there is no terminal to confirm the ${action} on`, `pass --yes (or KILLSWITCH_YES=1) to ${action} without a prompt`)
+    }
+    process.stderr.write(summary.join('\n') + '\n')
+    const rl = createInterface({ input: process.stdin, output: process.stderr })
+    try {
+      const answer = await rl.question(`Type ${scope} to ${action}: `)
+      return answer.trim() === scope
+    } finally {
+      rl.close()
+    }
+  }
+}
+
+export { EXIT }

@@ -1,0 +1,46 @@
+/**
+ * Wires the core's ports to the real world: primitives from the registry with the runbook's credentials, the
+ * caller identity from STS, notifications on SNS, the state directory, and the process clock.
+ */
+import { hostname, userInfo } from 'node:os'
+import type { EnginePorts } from '../core/engine.js'
+import type { EngineEvent } from '../core/report.js'
+import type { RunbookCredentials } from '../core/runbook/schema.js'
+import { loadPrimitive, type PrimitiveConfig } from '../primitives/registry.js'
+
+/**
+ * `KILLSWITCH_CRASH_AT=journaled:N|applied:N|restored:N` kills the process (SIGKILL, no clean-up) at that point:
+ * the crash-recovery tests use it to prove that `halt` resumes and `restore` is exact after a crash anywhere.
+ */
+function crashPointFromEnv(env: NodeJS.ProcessEnv): EnginePorts['crashPoint'] {
+  const spec = env.KILLSWITCH_CRASH_AT
+  if (!spec) return undefined
+  const [point, count] = spec.split(':')
+  return (at, n) => {
+    if (at === point && n === Number(count)) process.kill(process.pid, 'SIGKILL')
+  }
+}
+
+export function createPorts(options: { credentials: RunbookCredentials; stateDir: string; emit: (e: EngineEvent) => void }): EnginePorts {
+  const config: PrimitiveConfig = { credentials: options.credentials, env: process.env }
+  let notifier: Promise<{ publish(m: { topicArn: string; subject: string; message: string; attributes?: Record<string, string> }): Promise<void> }> | undefined
+  return {
+    loadPrimitive: (kind) => loadPrimitive(kind, config),
+    async callerIdentity() {
+      const { getCallerIdentity } = await import('../primitives/aws/identity.js')
+      return getCallerIdentity(config)
+    },
+    async notify(topics, subject, message) {
+      notifier ??= import('../primitives/aws/notify.js').then((m) => m.createSnsNotifier(config))
+      const sns = await notifier
+      const body = JSON.stringify(message)
+      await Promise.all(topics.map((topicArn) => sns.publish({ topicArn, subject: subject.slice(0, 99), message: body, attributes: { event: String(message.event ?? '') } })))
+    },
+    stateDir: options.stateDir,
+    now: () => performance.now(),
+    osUser: userInfo().username,
+    host: hostname(),
+    emit: options.emit,
+    crashPoint: crashPointFromEnv(process.env),
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Progress on stderr from the core's events: on a terminal a live task list (one line per step, redrawn at most
+ * ten times a second); elsewhere (CI, pipes) plain timestamped lines, one per step start and end and per failure.
+ */
+import type { EngineEvent } from '../core/report.js'
+import { seconds } from './render.js'
+
+interface StepLine {
+  name: string
+  kind: string
+  total: number
+  counts: Map<string, number>
+  started: boolean
+  done: boolean
+}
+
+const FINAL = new Set(['halted', 'already-halted', 'restored', 'kept', 'failed'])
+
+export class Progress {
+  private readonly steps = new Map<number, StepLine>()
+  private readonly targetState = new Map<string, string>()
+  private drawn = 0
+  private timer: NodeJS.Timeout | undefined
+  private phase = ''
+
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly live: boolean,
+  ) {}
+
+  static for(stream: NodeJS.WriteStream, quiet: boolean): ((e: EngineEvent) => void) & { stop(): void } {
+    if (quiet) return Object.assign(() => undefined, { stop() {} })
+    const progress = new Progress(stream, Boolean(stream.isTTY) && !process.env.CI)
+    return Object.assign((e: EngineEvent) => progress.on(e), { stop: () => progress.stop() })
+  }
+
+  on(event: EngineEvent): void {
+    switch (event.type) {
+      case 'phase':
+        this.phase = event.phase
+        if (!this.live && event.phase !== 'done') this.line(`${seconds(event.atMs)}  ${event.phase}`)
+        break
+      case 'step':
+        this.steps.set(event.index, { name: event.name, kind: event.kind, total: event.targets, counts: new Map(), started: true, done: false })
+        if (!this.live) this.line(`${seconds(event.atMs)}  step ${event.index + 1} ${event.name} (${event.kind}): ${event.targets} target(s)`)
+        break
+      case 'target': {
+        const step = this.stepFor(event.step)
+        const previous = this.targetState.get(event.id)
+        if (previous) step.counts.set(previous, (step.counts.get(previous) ?? 1) - 1)
+        this.targetState.set(event.id, event.state)
+        step.counts.set(event.state, (step.counts.get(event.state) ?? 0) + 1)
+        if (event.state === 'failed') this.line(`${seconds(event.atMs)}  ✗ ${event.label}: ${event.error ?? 'failed'}`)
+        const finished = [...FINAL].reduce((n, s) => n + (step.counts.get(s) ?? 0), 0)
+        if (!step.done && step.total > 0 && finished >= step.total) {
+          step.done = true
+          if (!this.live) this.line(`${seconds(event.atMs)}  step ${event.step + 1} ${step.name}: ${this.summary(step)}`)
+        }
+        break
+      }
+      case 'warning':
+        this.line(`warning: ${event.message}`)
+        break
+    }
+    if (this.live) this.schedule()
+  }
+
+  private stepFor(index: number): StepLine {
+    let step = this.steps.get(index)
+    if (!step) {
+      step = { name: `step ${index + 1}`, kind: '', total: 0, counts: new Map(), started: true, done: false }
+      this.steps.set(index, step)
+    }
+    return step
+  }
+
+  private summary(step: StepLine): string {
+    return [...step.counts.entries()]
+      .filter(([, n]) => n > 0)
+      .map(([state, n]) => `${n} ${state}`)
+      .join(', ')
+  }
+
+  private line(text: string): void {
+    if (this.live) this.erase()
+    this.out.write(text + '\n')
+    if (this.live) this.draw()
+  }
+
+  private schedule(): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined
+      this.erase()
+      this.draw()
+    }, 100)
+  }
+
+  private erase(): void {
+    if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}A\x1b[0J`)
+    this.drawn = 0
+  }
+
+  private draw(): void {
+    const lines = [...this.steps.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([i, s]) => `${s.done ? (s.counts.get('failed') ? '✗' : '✔') : '…'} step ${i + 1} ${s.name}${s.kind ? ` (${s.kind})` : ''}  ${this.summary(s) || 'waiting'}`)
+    if (this.phase && this.phase !== 'done') lines.push(`  ${this.phase}…`)
+    if (lines.length === 0) return
+    this.out.write(lines.join('\n') + '\n')
+    this.drawn = lines.length
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.live) {
+      this.erase()
+      this.draw()
+      this.drawn = 0
+    }
+  }
+}

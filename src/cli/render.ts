@@ -1,0 +1,120 @@
+/**
+ * Human renderings of the core's reports (stdout), and the JSON envelope used under --json. Progress, warnings
+ * and prompts go to stderr (src/cli/progress.ts); stdout carries only the result.
+ */
+import type { TrailVerdict } from '../audit/trail.js'
+import type { HaltReport, PlanReport, RestoreReport } from '../core/report.js'
+import type { StatusReport } from '../core/status.js'
+import type { DescribedError } from './errors.js'
+
+export const ENVELOPE_VERSION = 1
+
+export interface Envelope {
+  schemaVersion: typeof ENVELOPE_VERSION
+  command: string
+  exitCode: number
+  result: unknown
+  error: { code: string; message: string; hint?: string } | null
+}
+
+export function envelope(command: string, exitCode: number, result: unknown, error?: DescribedError): string {
+  const body: Envelope = {
+    schemaVersion: ENVELOPE_VERSION,
+    command,
+    exitCode,
+    result: result ?? null,
+    error: error ? { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) } : null,
+  }
+  return JSON.stringify(body, null, 2)
+}
+
+export function seconds(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined) return '—'
+  return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${(ms / 1000).toFixed(1)} s`
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n')
+}
+
+export function renderHalt(r: HaltReport): string {
+  const lines: string[] = []
+  if (r.status === 'refused') return `REFUSED: halt ${r.scope} (${r.haltId})\n${r.refusal}\n`
+  const verdict = {
+    halted: `HALTED ${r.scope} in ${seconds(r.timeToHaltMs)} — within the SLO of ${seconds(r.sloMs)}`,
+    'slo-breached': `HALTED ${r.scope} in ${seconds(r.timeToHaltMs)} — SLO BREACHED (SLO ${seconds(r.sloMs)})`,
+    partial: `PARTIAL: ${r.targets.filter((t) => t.status === 'failed').length} of ${r.targets.length} targets in ${r.scope} were NOT halted`,
+    failed: `FAILED: nothing in ${r.scope} was verified halted`,
+  }[r.status]
+  lines.push(verdict, `halt id ${r.haltId} · runbook ${r.runbook.name} · by ${r.invoker.arn ?? 'unknown caller'} (${r.invoker.osUser}) · reason: ${r.reason}`)
+  if (r.authority.overridden) lines.push('AUTHORITY OVERRIDDEN: the caller is outside the runbook\'s authority; this was audited and announced')
+  lines.push(
+    `breakdown: start-up ${seconds(r.breakdown.startupMs)} · resolve ${seconds(r.breakdown.resolveMs)} · apply ${seconds(r.breakdown.applyMs)} · verify ${seconds(r.breakdown.verifyMs)}${r.breakdown.confirmMs ? ` · (confirmation ${seconds(r.breakdown.confirmMs)}, not counted)` : ''}`,
+    '',
+  )
+  for (const step of r.steps) {
+    const targets = r.targets.filter((t) => t.step === step.index)
+    lines.push(`step ${step.index + 1} ${step.name} (${step.kind}): ${step.status}, ${targets.length} target(s), verified at ${seconds(step.verifiedMs)}`)
+    const rows = [['  target', 'before', 'status', 'applied', 'verified']]
+    for (const t of targets) {
+      rows.push([`  ${t.label}`, t.beforeText, t.status, seconds(t.timings.appliedMs), seconds(t.timings.verifiedMs)])
+    }
+    lines.push(table(rows))
+    for (const t of targets.filter((x) => x.error)) lines.push(`  ✗ ${t.id}: ${t.error}`)
+  }
+  lines.push('', `restore with: killswitch restore --runbook ${r.runbook.path} --scope ${r.scope} --reason "..."`)
+  return lines.join('\n') + '\n'
+}
+
+export function renderRestore(r: RestoreReport): string {
+  const lines: string[] = []
+  if (r.status === 'nothing-to-restore') return `${r.refusal}\n`
+  if (r.status === 'refused') return `REFUSED: restore ${r.scope} (${r.restoreId})\n${r.refusal}\n`
+  const restored = r.targets.filter((t) => t.status === 'restored').length
+  lines.push(
+    r.status === 'restored'
+      ? `RESTORED ${r.scope}: ${restored} target(s) back at their snapshots in ${seconds(r.durationMs)}${r.forced ? ' (forced)' : ''}`
+      : `${r.status.toUpperCase()}: restore ${r.scope} — ${r.targets.filter((t) => t.status === 'failed').length} target(s) failed`,
+    `restore id ${r.restoreId} · by ${r.invoker.arn ?? 'unknown caller'} (${r.invoker.osUser}) · reason: ${r.reason}`,
+    '',
+  )
+  const rows = [['target', 'snapshot', 'status']]
+  for (const t of r.targets) rows.push([t.label, t.snapshotText, t.status === 'kept' ? `kept halted (held by ${t.heldBy?.join(', ')})` : t.status])
+  lines.push(table(rows))
+  for (const t of r.targets.filter((x) => x.error)) lines.push(`✗ ${t.id}: ${t.error}`)
+  return lines.join('\n') + '\n'
+}
+
+export function renderPlan(p: PlanReport): string {
+  const lines = [`plan: halt ${p.scope} with runbook ${p.runbook.name} (no change is made)`, '']
+  for (const step of p.steps) {
+    lines.push(`step ${step.index + 1} ${step.name} (${step.kind}): ${step.targets.length} target(s)`)
+    const rows = [['  target', 'now', 'will']]
+    for (const t of step.targets) rows.push([`  ${t.label}`, t.currentText, t.heldBy ? `${t.action}; held by ${t.heldBy.join(', ')}` : t.action])
+    lines.push(table(rows))
+  }
+  const total = p.steps.reduce((n, s) => n + s.targets.length, 0)
+  lines.push(
+    '',
+    `${total} target(s). Predicted time-to-halt ${seconds(p.prediction.timeToHaltMs)} against the SLO of ${seconds(p.sloMs)}: ${p.prediction.withinSlo ? 'within' : 'BREACH'} (bound by ${p.prediction.bottleneck})`,
+  )
+  return lines.join('\n') + '\n'
+}
+
+export function renderStatus(s: StatusReport): string {
+  if (s.targets.length === 0) return `nothing is halted (state in ${s.stateDir})\n`
+  const lines = [`halted scopes: ${s.scopes.join(', ')} (${s.targets.length} target(s), state in ${s.stateDir})`, '']
+  const rows = [['target', 'held by', 'snapshot', 'verified', 'live']]
+  for (const t of s.targets) {
+    rows.push([t.label, t.holds.join(','), JSON.stringify(t.snapshot), t.verified ? 'yes' : 'no', t.live ? `${t.live.text}${t.live.halted === false ? ' (NOT HALTED)' : ''}` : '(no runbook)'])
+  }
+  lines.push(table(rows))
+  for (const u of s.unfinished) lines.push(`unfinished ${u.action} ${u.scope} (${u.invocation}, ${u.at}): run the same command again to resume`)
+  return lines.join('\n') + '\n'
+}
+
+export function renderTrail(v: TrailVerdict): string {
+  if (v.ok) return `audit trail intact: ${v.records} record(s), chain head ${v.lastHash ?? '(empty)'} (${v.file})\n`
+  return [`AUDIT TRAIL FAILED VERIFICATION (${v.file}, ${v.records} line(s)):`, ...v.problems.map((p) => `  ${p.kind}: ${p.message}`)].join('\n') + '\n'
+}

@@ -1,0 +1,59 @@
+import { Flags } from '@oclif/core'
+import { halt } from '../core/halt.js'
+import { durationMs } from '../core/scope.js'
+import { KillswitchCommand, runbookFlag, scopeFlag, triggerFlag, verifyTimeoutFlag, yesFlag } from '../cli/base-command.js'
+import { haltExitCode } from '../cli/exit-codes.js'
+import { prepare } from '../cli/invocation.js'
+import { Progress } from '../cli/progress.js'
+import { renderHalt } from '../cli/render.js'
+
+export default class Halt extends KillswitchCommand {
+  static override summary = 'Stop every agent in the scope now: apply the runbook\'s steps, verify each target, and report the time-to-halt against the SLO.'
+  static override examples = [
+    '<%= config.bin %> halt --runbook runbooks/agents-prod.yaml --scope class=refund --reason "INC-4411 refund loop"',
+    '<%= config.bin %> halt -r runbooks/agents-prod.yaml -s global --yes --json',
+  ]
+  static override flags = {
+    runbook: runbookFlag,
+    scope: scopeFlag,
+    reason: Flags.string({ description: 'Why: recorded in the audit trail and the notifications.', env: 'KILLSWITCH_REASON', default: '(no reason given)' }),
+    yes: yesFlag,
+    trigger: triggerFlag,
+    'verify-timeout': verifyTimeoutFlag,
+    'override-authority': Flags.boolean({
+      description: 'Halt even though the caller is outside the runbook\'s authority. Loudly audited and announced.',
+      env: 'KILLSWITCH_OVERRIDE_AUTHORITY',
+    }),
+  }
+
+  async run(): Promise<void> {
+    const { flags } = await this.parse(Halt)
+    const progress = Progress.for(process.stderr, flags.json)
+    const { loaded, scope, ports } = await prepare(flags.runbook, flags.scope, this.stateDir(flags), progress)
+    const report = await halt(
+      {
+        loaded,
+        scope,
+        reason: flags.reason,
+        trigger: this.trigger(flags.trigger),
+        overrideAuthority: flags['override-authority'],
+        verifyTimeoutMs: durationMs(flags['verify-timeout']),
+        confirm: flags.yes
+          ? undefined
+          : (summary) =>
+              this.confirmByTyping(
+                summary.scope,
+                [
+                  `About to HALT ${summary.scope} (runbook ${loaded.runbook.metadata.name}):`,
+                  ...summary.steps.map((s) => `  ${s.name} (${s.kind}): ${s.targets.length} target(s): ${s.targets.slice(0, 8).join(', ')}${s.targets.length > 8 ? ', …' : ''}`),
+                ],
+                false,
+                'halt',
+              ),
+      },
+      ports,
+    )
+    progress.stop()
+    this.finish(report, renderHalt(report), haltExitCode(report))
+  }
+}

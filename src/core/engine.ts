@@ -1,0 +1,155 @@
+/**
+ * What every engine operation shares: the ports to the outside world (primitives, identity, notifications, the
+ * state directory, the clock), the loaded-primitive cache, the primitive context, and step resolution.
+ */
+import { randomBytes } from 'node:crypto'
+import { Pacer } from './pacing.js'
+import type { Primitive, PrimitiveContext, PrimitiveKind, Target } from './primitive.js'
+import type { EngineEvent, Invoker, Trigger } from './report.js'
+import { stepKind, type LoadedRunbook } from './runbook/load.js'
+import type { Step } from './runbook/schema.js'
+import { substituteStep, type Scope } from './scope.js'
+
+export interface EnginePorts {
+  loadPrimitive(kind: PrimitiveKind): Promise<Primitive>
+  /** The break-glass credentials' identity (STS GetCallerIdentity). */
+  callerIdentity(): Promise<{ arn: string; account: string }>
+  /** Publishes to SNS. May fail; the engine turns a failure into a warning and never waits on it to halt. */
+  notify(topicArns: readonly string[], subject: string, message: Record<string, unknown>): Promise<void>
+  stateDir: string
+  /** Milliseconds since the process started. */
+  now(): number
+  osUser: string
+  host: string
+  emit(event: EngineEvent): void
+  /** Fault injection for crash-recovery tests: called at each point with a running count. */
+  crashPoint?(point: 'journaled' | 'applied' | 'restored', count: number): void
+}
+
+export interface InvocationInput {
+  loaded: LoadedRunbook
+  scope: Scope
+  reason: string
+  trigger: Trigger
+}
+
+export function newInvocationId(prefix: 'h' | 'r' | 'd'): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
+  return `${prefix}-${stamp}-${randomBytes(3).toString('hex')}`
+}
+
+/** Loads each primitive kind once per invocation and closes them all at the end. */
+export class PrimitiveSet {
+  private readonly loaded = new Map<PrimitiveKind, Promise<Primitive>>()
+
+  constructor(private readonly ports: EnginePorts) {}
+
+  get(kind: PrimitiveKind): Promise<Primitive> {
+    let p = this.loaded.get(kind)
+    if (!p) {
+      p = this.ports.loadPrimitive(kind)
+      this.loaded.set(kind, p)
+    }
+    return p
+  }
+
+  async closeAll(): Promise<void> {
+    const all = await Promise.allSettled(this.loaded.values())
+    await Promise.allSettled(all.flatMap((r) => (r.status === 'fulfilled' && r.value.close ? [r.value.close()] : [])))
+  }
+}
+
+export function primitiveContext(
+  pacer: Pacer,
+  signal: AbortSignal,
+  reason: string,
+  invocationId: string,
+  warn: (message: string) => void,
+): PrimitiveContext {
+  return { pace: (bucket) => pacer.pace(bucket, signal), signal, warn, reason, invocationId }
+}
+
+export interface ResolvedStep {
+  index: number
+  name: string
+  kind: PrimitiveKind
+  primitive: Primitive
+  targets: Target[]
+}
+
+/** A step that could not be resolved, with what the operator should fix. */
+export class ResolveError extends Error {
+  constructor(readonly failures: { step: number; name: string; message: string; hint?: string }[]) {
+    super(failures.map((f) => `step ${f.step + 1} (${f.name}): ${f.message}${f.hint ? `\n  ${f.hint}` : ''}`).join('\n'))
+    this.name = 'ResolveError'
+  }
+}
+
+export function stepName(step: Step, index: number): string {
+  return step.name ?? `${index + 1}-${stepKind(step)}`
+}
+
+/**
+ * Resolves every step of the scope to targets, all steps at once (resolution reads, never writes). Collects every
+ * step's failure rather than stopping at the first, so the operator fixes the runbook once.
+ */
+export async function resolveSteps(input: InvocationInput, primitives: PrimitiveSet, ctx: PrimitiveContext): Promise<ResolvedStep[]> {
+  const steps = input.loaded.runbook.scopes[input.scope.level]?.steps ?? []
+  const results = await Promise.allSettled(
+    steps.map(async (raw, index): Promise<ResolvedStep> => {
+      const step = substituteStep(raw, input.scope)
+      const kind = stepKind(step)
+      const primitive = await primitives.get(kind)
+      const targets = await primitive.resolve(step[kind], ctx)
+      return { index, name: stepName(step, index), kind, primitive, targets }
+    }),
+  )
+  const failures = results.flatMap((r, step) =>
+    r.status === 'rejected'
+      ? [{ step, name: stepName(steps[step]!, step), message: (r.reason as Error).message, hint: (r.reason as { hint?: string }).hint }]
+      : [],
+  )
+  if (failures.length > 0) throw new ResolveError(failures)
+  const resolved = results.map((r) => (r as PromiseFulfilledResult<ResolvedStep>).value)
+  const seen = new Map<string, number>()
+  for (const step of resolved) {
+    step.targets = step.targets.filter((t) => {
+      // A target named by two steps is acted on by the first; its snapshot must be taken once.
+      if (seen.has(t.id)) return false
+      seen.set(t.id, step.index)
+      return true
+    })
+  }
+  return resolved
+}
+
+export async function identify(ports: EnginePorts, warn: (m: string) => void): Promise<Invoker> {
+  const base = { osUser: ports.osUser, host: ports.host }
+  try {
+    const who = await ports.callerIdentity()
+    return { ...base, arn: who.arn, account: who.account }
+  } catch (error) {
+    warn(`could not establish the caller identity with STS GetCallerIdentity: ${(error as Error).message}`)
+    return { ...base, arn: null, account: null }
+  }
+}
+
+/** Fire-and-forget notification: returns a promise that never rejects, so callers may await it at the very end. */
+export function notifyInBackground(
+  ports: EnginePorts,
+  topics: readonly string[],
+  subject: string,
+  message: Record<string, unknown>,
+  warn: (m: string) => void,
+): Promise<void> {
+  if (topics.length === 0) return Promise.resolve()
+  return ports.notify(topics, subject, message).catch((error: Error) => warn(`SNS notification "${subject}" failed: ${error.message}`))
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) {
+    const hint = (error as { hint?: string }).hint
+    return hint ? `${error.message} (${hint})` : error.message
+  }
+  return String(error)
+}

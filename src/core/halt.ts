@@ -1,0 +1,330 @@
+/**
+ * halt: resolve the scope's targets, then for every target: read its state, write the snapshot ahead to the
+ * journal, apply, and verify by reading back. Steps start in the runbook's order (a step's first mutation waits
+ * until every target of the step before it has been applied); within a step targets fan out, each request paced
+ * in its platform's rate-limit bucket; verification starts as soon as a target is applied.
+ *
+ * Time-to-halt runs from process start to the last verified target, minus the time spent waiting for the
+ * operator's confirmation (reported on its own).
+ */
+import { AuditTrail } from '../audit/trail.js'
+import { Journal, type JournalEntry } from '../journal/journal.js'
+import { acquireLock } from '../journal/lock.js'
+import { isAuthorized } from './authority.js'
+import {
+  errorMessage,
+  identify,
+  newInvocationId,
+  notifyInBackground,
+  PrimitiveSet,
+  primitiveContext,
+  resolveSteps,
+  type EnginePorts,
+  type InvocationInput,
+  type ResolvedStep,
+} from './engine.js'
+import { Pacer } from './pacing.js'
+import type { Target, TargetState } from './primitive.js'
+import { REPORT_SCHEMA_VERSION, type HaltReport, type StepReport, type TargetReport } from './report.js'
+import { durationMs } from './scope.js'
+
+export interface HaltInput extends InvocationInput {
+  /** Proceed although the caller is not in the runbook's authority (loudly audited and notified). */
+  overrideAuthority: boolean
+  /** Give up verifying a target after this long. */
+  verifyTimeoutMs: number
+  /** Asked once targets are resolved and before any mutation; false declines (a soft refusal). */
+  confirm?: (summary: HaltSummary) => Promise<boolean>
+  /** Audit event name: a drill records its halt as part of the drill. */
+  auditEvent?: 'halt'
+}
+
+export interface HaltSummary {
+  scope: string
+  steps: { name: string; kind: string; targets: string[] }[]
+  alreadyHalted: number
+}
+
+class Gate {
+  readonly promise: Promise<void>
+  open!: () => void
+  constructor() {
+    this.promise = new Promise((resolve) => (this.open = resolve))
+  }
+}
+
+export async function halt(input: HaltInput, ports: EnginePorts): Promise<HaltReport> {
+  const { runbook } = input.loaded
+  const haltId = newInvocationId('h')
+  const warnings: string[] = []
+  const warn = (message: string) => {
+    warnings.push(message)
+    ports.emit({ type: 'warning', message })
+  }
+  const startupMs = ports.now()
+  const sloMs = durationMs(runbook.slo[input.scope.level])
+  const audit = new AuditTrail(ports.stateDir)
+  const runbookRef = { name: runbook.metadata.name, path: input.loaded.path, digest: input.loaded.digest }
+  const topics = runbook.notify.sns
+
+  ports.emit({ type: 'phase', phase: 'identity', atMs: ports.now() })
+  const invoker = await identify(ports, warn)
+  const allowed = isAuthorized(invoker.arn, runbook.authority.principals)
+  const report: HaltReport = {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    kind: 'halt',
+    haltId,
+    status: 'failed',
+    scope: input.scope.label,
+    reason: input.reason,
+    trigger: input.trigger,
+    invoker,
+    authority: { allowed, overridden: !allowed && input.overrideAuthority },
+    runbook: runbookRef,
+    timeToHaltMs: null,
+    sloMs,
+    withinSlo: false,
+    breakdown: { startupMs, resolveMs: 0, confirmMs: 0, applyMs: 0, verifyMs: 0 },
+    steps: [],
+    targets: [],
+    warnings,
+  }
+  const auditBase = { invocation: haltId, invoker, trigger: input.trigger, scope: input.scope.label, reason: input.reason, runbook: runbookRef }
+
+  if (!allowed && !input.overrideAuthority) {
+    report.status = 'refused'
+    report.refusal = `caller ${invoker.arn ?? '(unknown: no STS identity)'} is not in the runbook's authority (${runbook.authority.principals.join(', ')}); an operator outside it may force the halt with --override-authority, which is audited and announced`
+    await audit.append({ ...auditBase, event: 'refused', outcome: { action: 'halt', refusal: report.refusal } })
+    await notifyInBackground(ports, topics, `killswitch REFUSED halt ${input.scope.label}`, { event: 'refused', action: 'halt', ...auditBase }, warn)
+    return report
+  }
+  if (!allowed) warn(`AUTHORITY OVERRIDDEN: ${invoker.arn ?? 'an unidentified caller'} halts ${input.scope.label} outside the runbook's authority; this is audited and announced`)
+
+  const lock = await acquireLock(ports.stateDir, `halt --scope ${input.scope.label}`)
+  if (lock.tookOverFrom) warn(`took over a stale lock left by pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command})`)
+  const primitives = new PrimitiveSet(ports)
+  const controller = new AbortController()
+  const pacer = new Pacer()
+  const ctx = primitiveContext(pacer, controller.signal, input.reason, haltId, warn)
+  let journal: Journal | undefined
+  const notifications: Promise<void>[] = []
+  try {
+    const prior = await Journal.read(ports.stateDir)
+    if (prior.tornTail) warn('the journal ended in a torn record (a crash mid-write); it was ignored')
+    for (const u of prior.unfinished) warn(`resuming after an unfinished ${u.action} ${u.scope} (${u.invocation}, ${u.at})`)
+    journal = await Journal.open(ports.stateDir)
+    await audit.append({ ...auditBase, event: 'halt-started', outcome: { overrideAuthority: report.authority.overridden } })
+    notifications.push(
+      notifyInBackground(
+        ports,
+        topics,
+        `killswitch halt ${input.scope.label} started${report.authority.overridden ? ' (AUTHORITY OVERRIDDEN)' : ''}`,
+        { event: 'halt-started', ...auditBase, overrideAuthority: report.authority.overridden },
+        warn,
+      ),
+    )
+    await journal.append({ type: 'begin', invocation: haltId, action: 'halt', scope: input.scope.label, runbook: runbookRef.name, digest: runbookRef.digest, at: new Date().toISOString() })
+
+    ports.emit({ type: 'phase', phase: 'resolve', atMs: ports.now() })
+    const steps = await resolveSteps(input, primitives, ctx)
+    report.breakdown.resolveMs = ports.now() - startupMs
+
+    let confirmMs = 0
+    if (input.confirm) {
+      ports.emit({ type: 'phase', phase: 'confirm', atMs: ports.now() })
+      const asked = ports.now()
+      const yes = await input.confirm({
+        scope: input.scope.label,
+        steps: steps.map((s) => ({ name: s.name, kind: s.kind, targets: s.targets.map((t) => t.label) })),
+        alreadyHalted: steps.reduce((n, s) => n + s.targets.filter((t) => prior.entries.has(t.id)).length, 0),
+      })
+      confirmMs = ports.now() - asked
+      report.breakdown.confirmMs = confirmMs
+      if (!yes) {
+        report.status = 'refused'
+        report.refusal = 'the operator declined the confirmation; nothing was changed'
+        await journal.append({ type: 'end', invocation: haltId, status: 'declined', at: new Date().toISOString() })
+        await audit.append({ ...auditBase, event: 'refused', outcome: { action: 'halt', refusal: report.refusal } })
+        return report
+      }
+    }
+
+    ports.emit({ type: 'phase', phase: 'apply', atMs: ports.now() })
+    const applyStart = ports.now()
+    const results = await executeSteps(steps, prior.entries, journal, input, ports, ctx, haltId, report)
+    const verifiedTimes = results.flatMap((t) => (t.timings.verifiedMs !== undefined ? [t.timings.verifiedMs] : []))
+    const appliedTimes = results.flatMap((t) => (t.timings.appliedMs !== undefined ? [t.timings.appliedMs] : []))
+    const failed = results.filter((t) => t.status === 'failed').length
+    report.targets = results
+    const lastVerified = verifiedTimes.length > 0 ? Math.max(...verifiedTimes) : ports.now()
+    report.breakdown.applyMs = (appliedTimes.length > 0 ? Math.max(...appliedTimes) : applyStart) - applyStart
+    report.breakdown.verifyMs = lastVerified - applyStart - report.breakdown.applyMs
+    if (failed === 0) {
+      report.timeToHaltMs = Math.round(lastVerified - confirmMs)
+      report.withinSlo = report.timeToHaltMs <= sloMs
+      report.status = report.withinSlo ? 'halted' : 'slo-breached'
+    } else {
+      report.status = failed === results.length ? 'failed' : 'partial'
+    }
+    ports.emit({ type: 'phase', phase: 'done', atMs: ports.now() })
+    await journal.append({ type: 'end', invocation: haltId, status: report.status, at: new Date().toISOString() })
+  } catch (error) {
+    report.status = 'failed'
+    report.refusal = errorMessage(error)
+    await journal?.append({ type: 'end', invocation: haltId, status: 'failed', at: new Date().toISOString() }).catch(() => undefined)
+    throw error
+  } finally {
+    controller.abort(new Error('halt finished'))
+    await journal?.close()
+    await primitives.closeAll()
+    await lock.release()
+    await audit
+      .append({
+        ...auditBase,
+        event: input.auditEvent ?? 'halt',
+        outcome: auditOutcome(report),
+      })
+      .catch((error: Error) => warn(`could not write the audit record: ${error.message}`))
+    notifications.push(
+      notifyInBackground(
+        ports,
+        topics,
+        `killswitch halt ${input.scope.label}: ${report.status}`,
+        { event: 'halt', ...auditBase, status: report.status, timeToHaltMs: report.timeToHaltMs, sloMs, withinSlo: report.withinSlo, targets: report.targets.length, failed: report.targets.filter((t) => t.status === 'failed').map((t) => t.id) },
+        warn,
+      ),
+    )
+    await Promise.all(notifications)
+  }
+  return report
+}
+
+function auditOutcome(report: HaltReport): Record<string, unknown> {
+  return {
+    status: report.status,
+    timeToHaltMs: report.timeToHaltMs,
+    sloMs: report.sloMs,
+    withinSlo: report.withinSlo,
+    overrideAuthority: report.authority.overridden,
+    breakdown: report.breakdown,
+    targets: report.targets.map((t) => ({ id: t.id, status: t.status, before: t.beforeText, error: t.error, timings: t.timings })),
+    error: report.status === 'failed' ? report.refusal : undefined,
+  }
+}
+
+async function executeSteps(
+  steps: ResolvedStep[],
+  journaled: Map<string, JournalEntry>,
+  journal: Journal,
+  input: HaltInput,
+  ports: EnginePorts,
+  ctx: ReturnType<typeof primitiveContext>,
+  haltId: string,
+  report: HaltReport,
+): Promise<TargetReport[]> {
+  let journaledCount = 0
+  let appliedCount = 0
+  const now = () => new Date().toISOString()
+  const gates = steps.map(() => new Gate())
+  const stepReports: StepReport[] = steps.map((s) => ({
+    index: s.index,
+    name: s.name,
+    kind: s.kind,
+    targets: s.targets.length,
+    status: 'halted',
+    startedMs: ports.now(),
+    appliedMs: null,
+    verifiedMs: null,
+  }))
+  report.steps = stepReports
+
+  const runTarget = async (step: ResolvedStep, target: Target, previousApplied: Promise<void>): Promise<{ report: TargetReport; verified: Promise<void> }> => {
+    const { primitive } = step
+    const existing = journaled.get(target.id)
+    const tr: TargetReport = {
+      id: target.id,
+      kind: target.kind,
+      label: target.label,
+      step: step.index,
+      before: existing?.snapshot ?? {},
+      beforeText: '',
+      status: 'pending',
+      timings: {},
+    }
+    const fail = (error: unknown) => {
+      tr.status = 'failed'
+      tr.error = errorMessage(error)
+      ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'failed', atMs: ports.now(), error: tr.error })
+      return journal.append({ type: 'failed', invocation: haltId, targetId: target.id, error: tr.error, at: now() }).catch(() => undefined)
+    }
+    try {
+      let live: TargetState
+      if (existing) {
+        // Halted before (by this scope or another, or a crashed run): keep the first snapshot, add a hold.
+        await journal.append({ type: 'hold', invocation: haltId, scope: input.scope.label, targetId: target.id, at: now() })
+        tr.timings.journaledMs = ports.now()
+        live = await primitive.read(target, ctx)
+        tr.timings.readMs = ports.now()
+      } else {
+        ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'reading', atMs: ports.now() })
+        live = await primitive.read(target, ctx)
+        tr.timings.readMs = ports.now()
+        tr.before = live
+        await journal.append({ type: 'snapshot', invocation: haltId, scope: input.scope.label, step: step.index, target, snapshot: live, at: now() })
+        tr.timings.journaledMs = ports.now()
+        ports.crashPoint?.('journaled', ++journaledCount)
+      }
+      tr.beforeText = primitive.describe(tr.before)
+      ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'journaled', atMs: ports.now() })
+      await previousApplied
+      const wasHalted = primitive.isHalted(live)
+      if (!primitive.isHalted(live)) {
+        ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'applying', atMs: ports.now() })
+        await primitive.apply(target, live, ctx)
+      }
+      tr.timings.appliedMs = ports.now()
+      ports.crashPoint?.('applied', ++appliedCount)
+      const appended = journal.append({ type: 'applied', invocation: haltId, targetId: target.id, at: now() })
+      const verified = (async () => {
+        ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'verifying', atMs: ports.now() })
+        const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(input.verifyTimeoutMs)])
+        try {
+          await primitive.verifyHalted(target, { ...ctx, signal })
+        } catch (error) {
+          if (signal.aborted && !ctx.signal.aborted) throw new Error(`not observed halted within ${input.verifyTimeoutMs} ms (--verify-timeout)`)
+          throw error
+        }
+        tr.timings.verifiedMs = ports.now()
+        tr.status = wasHalted ? 'already-halted' : 'halted'
+        await appended
+        await journal.append({ type: 'verified', invocation: haltId, targetId: target.id, at: now() })
+        ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: tr.status, atMs: ports.now() })
+      })().catch(fail)
+      return { report: tr, verified }
+    } catch (error) {
+      await fail(error)
+      return { report: tr, verified: Promise.resolve() }
+    }
+  }
+
+  const all: { report: TargetReport; verified: Promise<void> }[][] = []
+  const stepRuns = steps.map(async (step, i) => {
+    const previousApplied = i === 0 ? Promise.resolve() : gates[i - 1]!.promise
+    void previousApplied.then(() => {
+      stepReports[i]!.startedMs = ports.now()
+      ports.emit({ type: 'step', index: step.index, name: step.name, kind: step.kind, targets: step.targets.length, atMs: ports.now() })
+    })
+    const runs = await Promise.all(step.targets.map((t) => runTarget(step, t, previousApplied)))
+    await previousApplied
+    gates[i]!.open()
+    stepReports[i]!.appliedMs = ports.now()
+    all[i] = runs
+    await Promise.all(runs.map((r) => r.verified))
+    const failed = runs.filter((r) => r.report.status === 'failed').length
+    stepReports[i]!.status = failed === 0 ? 'halted' : failed === runs.length ? 'failed' : 'partial'
+    const times = runs.flatMap((r) => (r.report.timings.verifiedMs !== undefined ? [r.report.timings.verifiedMs] : []))
+    stepReports[i]!.verifiedMs = times.length === runs.length && times.length > 0 ? Math.max(...times) : null
+  })
+  await Promise.all(stepRuns)
+  return all.flat().map((r) => r.report)
+}

@@ -1,0 +1,132 @@
+/**
+ * plan: what a halt of the scope would touch, each target's live state, and the predicted time-to-halt against
+ * the SLO. Reads only. The prediction replays the halt's request schedule on a virtual clock through the same
+ * pacer the halt uses, with the primitives' own per-target request lists and settle times.
+ */
+import { Journal } from '../journal/journal.js'
+import { identify, PrimitiveSet, primitiveContext, resolveSteps, type EnginePorts, type InvocationInput, type ResolvedStep } from './engine.js'
+import { Pacer } from './pacing.js'
+import type { TargetState } from './primitive.js'
+import { REPORT_SCHEMA_VERSION, type PlanReport, type PlannedTarget } from './report.js'
+import { durationMs } from './scope.js'
+
+export interface PredictionInput {
+  steps: { index: number; targets: { calls: { key: string; ratePerSecond: number; burst?: number }[]; settleMs: number }[] }[]
+  /** Round-trip time assumed for one request. */
+  requestMs: number
+  /** Time before the first request: process start-up, identity, resolution. */
+  startMs: number
+}
+
+/** Replays the halt schedule on a virtual clock; returns when each step is applied and verified. */
+export function predictTimeToHalt(input: PredictionInput): PlanReport['prediction'] {
+  let clock = input.startMs
+  const pacer = new Pacer(() => clock)
+  let stepStart = input.startMs
+  let end = input.startMs
+  let bottleneck = 'start-up'
+  const perStep: PlanReport['prediction']['perStep'] = []
+  for (const step of input.steps) {
+    let applyDone = stepStart
+    let verified = stepStart
+    for (const target of step.targets) {
+      // Requests of one target leave in order; each waits for its bucket, then takes a round trip.
+      let t = stepStart
+      let lastBucket = ''
+      const applyIndex = Math.max(0, target.calls.length - 2)
+      for (const [i, bucket] of target.calls.entries()) {
+        clock = t
+        t += pacer.reserve(bucket) + input.requestMs
+        if (i === applyIndex) applyDone = Math.max(applyDone, t)
+        lastBucket = bucket.key
+      }
+      const done = t + target.settleMs
+      if (done > verified) {
+        verified = done
+        if (done > end) bottleneck = target.settleMs > t - stepStart ? `settle time of step ${step.index + 1} (${target.settleMs} ms)` : `rate limit of ${lastBucket}`
+      }
+    }
+    perStep.push({ index: step.index, applyDoneMs: Math.round(applyDone), verifiedMs: Math.round(verified) })
+    end = Math.max(end, verified)
+    stepStart = applyDone
+  }
+  return { timeToHaltMs: Math.round(end), withinSlo: false, bottleneck, perStep }
+}
+
+export async function planHalt(input: InvocationInput, ports: EnginePorts): Promise<PlanReport> {
+  const { runbook } = input.loaded
+  const warnings: string[] = []
+  const warn = (message: string) => {
+    warnings.push(message)
+    ports.emit({ type: 'warning', message })
+  }
+  const primitives = new PrimitiveSet(ports)
+  const controller = new AbortController()
+  const ctx = primitiveContext(new Pacer(), controller.signal, input.reason, 'plan', warn)
+  try {
+    const startupMs = ports.now()
+    const identityStart = ports.now()
+    const invoker = await identify(ports, warn)
+    if (!invoker.arn) warn('the caller identity is unknown, so a halt would be refused without --override-authority')
+    const identityMs = ports.now() - identityStart
+    const resolveStart = ports.now()
+    const steps = await resolveSteps(input, primitives, ctx)
+    const resolveMs = ports.now() - resolveStart
+    const journal = await Journal.read(ports.stateDir)
+    const states = await readAll(steps, ctx)
+    const sloMs = durationMs(runbook.slo[input.scope.level])
+    const plannedSteps = steps.map((step) => ({
+      index: step.index,
+      name: step.name,
+      kind: step.kind,
+      targets: step.targets.map((target): PlannedTarget => {
+        const current = states.get(target.id)!
+        const entry = journal.entries.get(target.id)
+        return {
+          id: target.id,
+          kind: target.kind,
+          label: target.label,
+          step: step.index,
+          current,
+          currentText: step.primitive.describe(current),
+          action: step.primitive.isHalted(current) ? 'none (already halted)' : 'halt',
+          ...(entry ? { heldBy: entry.holds } : {}),
+        }
+      }),
+    }))
+    const prediction = predictTimeToHalt({
+      startMs: startupMs + identityMs + resolveMs,
+      requestMs: 50,
+      steps: steps.map((step) => ({
+        index: step.index,
+        targets: step.targets.map((t) => step.primitive.estimate(t, states.get(t.id)!)),
+      })),
+    })
+    prediction.withinSlo = prediction.timeToHaltMs <= sloMs
+    return {
+      schemaVersion: REPORT_SCHEMA_VERSION,
+      kind: 'plan',
+      scope: input.scope.label,
+      runbook: { name: runbook.metadata.name, path: input.loaded.path, digest: input.loaded.digest },
+      sloMs,
+      steps: plannedSteps,
+      prediction,
+      warnings,
+    }
+  } finally {
+    controller.abort(new Error('plan finished'))
+    await primitives.closeAll()
+  }
+}
+
+async function readAll(steps: ResolvedStep[], ctx: ReturnType<typeof primitiveContext>): Promise<Map<string, TargetState>> {
+  const states = new Map<string, TargetState>()
+  await Promise.all(
+    steps.flatMap((step) =>
+      step.targets.map(async (target) => {
+        states.set(target.id, await step.primitive.read(target, ctx))
+      }),
+    ),
+  )
+  return states
+}

@@ -1,0 +1,151 @@
+/**
+ * What the core returns and emits. Reports are plain JSON values (the `--json` output is a report inside the
+ * envelope of src/cli/output.ts); events are typed progress the CLI renders. The core never prints.
+ */
+import type { PrimitiveKind, TargetState } from './primitive.js'
+
+/** Bumped on any incompatible change to a report's shape; documented in docs/json-output.md. */
+export const REPORT_SCHEMA_VERSION = 1
+
+export interface Invoker {
+  arn: string | null
+  account: string | null
+  osUser: string
+  host: string
+}
+
+export type Trigger = 'human' | 'automated' | 'scheduled' | 'ci'
+
+/** Times are milliseconds since the killswitch process started. */
+export interface TargetTimings {
+  readMs?: number
+  journaledMs?: number
+  appliedMs?: number
+  verifiedMs?: number
+}
+
+export interface TargetReport {
+  id: string
+  kind: PrimitiveKind
+  label: string
+  step: number
+  before: TargetState
+  beforeText: string
+  /** halted: applied and verified now; already-halted: it was halted before this invocation (its first snapshot kept). */
+  status: 'halted' | 'already-halted' | 'failed' | 'pending'
+  error?: string
+  timings: TargetTimings
+}
+
+export interface StepReport {
+  index: number
+  name: string
+  kind: PrimitiveKind
+  targets: number
+  status: 'halted' | 'failed' | 'partial'
+  startedMs: number
+  appliedMs: number | null
+  verifiedMs: number | null
+}
+
+export type HaltStatus = 'halted' | 'slo-breached' | 'partial' | 'failed' | 'refused'
+
+export interface HaltReport {
+  schemaVersion: typeof REPORT_SCHEMA_VERSION
+  kind: 'halt'
+  haltId: string
+  status: HaltStatus
+  scope: string
+  reason: string
+  trigger: Trigger
+  invoker: Invoker
+  authority: { allowed: boolean; overridden: boolean }
+  runbook: { name: string; path: string; digest: string }
+  timeToHaltMs: number | null
+  sloMs: number
+  withinSlo: boolean
+  breakdown: { startupMs: number; resolveMs: number; confirmMs: number; applyMs: number; verifyMs: number }
+  steps: StepReport[]
+  targets: TargetReport[]
+  refusal?: string
+  warnings: string[]
+}
+
+export interface RestoreTargetReport {
+  id: string
+  kind: PrimitiveKind
+  label: string
+  step: number
+  snapshot: TargetState
+  snapshotText: string
+  live: TargetState | null
+  liveText: string | null
+  /** restored: put back and verified; kept: still held by another scope; already: live already equals the snapshot. */
+  status: 'restored' | 'kept' | 'already' | 'drifted' | 'failed' | 'pending'
+  heldBy?: string[]
+  error?: string
+  timings: { restoredMs?: number; verifiedMs?: number }
+}
+
+export type RestoreStatus = 'restored' | 'nothing-to-restore' | 'partial' | 'failed' | 'refused'
+
+export interface RestoreReport {
+  schemaVersion: typeof REPORT_SCHEMA_VERSION
+  kind: 'restore'
+  restoreId: string
+  status: RestoreStatus
+  scope: string
+  reason: string
+  trigger: Trigger
+  invoker: Invoker
+  forced: boolean
+  runbook: { name: string; path: string; digest: string }
+  durationMs: number
+  targets: RestoreTargetReport[]
+  refusal?: string
+  warnings: string[]
+}
+
+export interface PlannedTarget {
+  id: string
+  kind: PrimitiveKind
+  label: string
+  step: number
+  current: TargetState
+  currentText: string
+  /** What the halt will do to it. */
+  action: 'halt' | 'none (already halted)'
+  /** Present when the journal already holds it halted under another scope. */
+  heldBy?: string[]
+}
+
+export interface PlanReport {
+  schemaVersion: typeof REPORT_SCHEMA_VERSION
+  kind: 'plan'
+  scope: string
+  runbook: { name: string; path: string; digest: string }
+  sloMs: number
+  steps: { index: number; name: string; kind: PrimitiveKind; targets: PlannedTarget[] }[]
+  prediction: {
+    timeToHaltMs: number
+    withinSlo: boolean
+    /** The rate-limit bucket or settle time that bounds the prediction. */
+    bottleneck: string
+    perStep: { index: number; applyDoneMs: number; verifiedMs: number }[]
+  }
+  warnings: string[]
+}
+
+export type EngineEvent =
+  | { type: 'phase'; phase: 'identity' | 'resolve' | 'confirm' | 'apply' | 'verify' | 'restore' | 'done'; atMs: number }
+  | { type: 'step'; index: number; name: string; kind: PrimitiveKind; targets: number; atMs: number }
+  | {
+      type: 'target'
+      step: number
+      id: string
+      label: string
+      state: 'reading' | 'journaled' | 'applying' | 'verifying' | 'halted' | 'already-halted' | 'restoring' | 'restored' | 'kept' | 'failed'
+      atMs: number
+      error?: string
+    }
+  | { type: 'warning'; message: string }
