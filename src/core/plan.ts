@@ -18,37 +18,47 @@ export interface PredictionInput {
   startMs: number
 }
 
-/** Replays the halt schedule on a virtual clock; returns when each step is applied and verified. */
+/**
+ * Replays the halt schedule on a virtual clock; returns when each step is applied and verified. As in a halt,
+ * every target's snapshot read starts at once, its mutation waits for the step before to be applied, and each
+ * request waits its turn in its bucket (first come, first served).
+ */
 export function predictTimeToHalt(input: PredictionInput): PlanReport['prediction'] {
   let clock = input.startMs
   const pacer = new Pacer(() => clock)
-  let stepStart = input.startMs
+  let gate = input.startMs
   let end = input.startMs
   let bottleneck = 'start-up'
   const perStep: PlanReport['prediction']['perStep'] = []
   for (const step of input.steps) {
-    let applyDone = stepStart
-    let verified = stepStart
-    for (const target of step.targets) {
-      // Requests of one target leave in order; each waits for its bucket, then takes a round trip.
-      let t = stepStart
-      let lastBucket = ''
-      const applyIndex = Math.max(0, target.calls.length - 2)
-      for (const [i, bucket] of target.calls.entries()) {
-        clock = t
-        t += pacer.reserve(bucket) + input.requestMs
-        if (i === applyIndex) applyDone = Math.max(applyDone, t)
-        lastBucket = bucket.key
+    const runs = step.targets.map((target) => ({ target, ready: input.startMs, slowest: { key: '', waitMs: -1 }, appliedAt: input.startMs }))
+    const longest = Math.max(0, ...step.targets.map((t) => t.calls.length))
+    for (let i = 0; i < longest; i++) {
+      const due = runs.filter((r) => i < r.target.calls.length)
+      for (const r of due) if (i === Math.max(0, r.target.calls.length - 2)) r.ready = Math.max(r.ready, gate)
+      due.sort((a, b) => a.ready - b.ready)
+      for (const r of due) {
+        clock = r.ready
+        const bucket = r.target.calls[i]!
+        const wait = pacer.reserve(bucket)
+        if (wait > r.slowest.waitMs) r.slowest = { key: bucket.key, waitMs: wait }
+        r.ready += wait + input.requestMs
+        if (i === Math.max(0, r.target.calls.length - 2)) r.appliedAt = r.ready
       }
-      const done = t + target.settleMs
+    }
+    let applyDone = gate
+    let verified = gate
+    for (const r of runs) {
+      applyDone = Math.max(applyDone, r.appliedAt)
+      const done = r.ready + r.target.settleMs
       if (done > verified) {
         verified = done
-        if (done > end) bottleneck = target.settleMs > t - stepStart ? `settle time of step ${step.index + 1} (${target.settleMs} ms)` : `rate limit of ${lastBucket}`
+        if (done > end) bottleneck = r.target.settleMs > r.slowest.waitMs ? `settle time of step ${step.index + 1} (${r.target.settleMs} ms)` : `rate limit of ${r.slowest.key}`
       }
     }
     perStep.push({ index: step.index, applyDoneMs: Math.round(applyDone), verifiedMs: Math.round(verified) })
     end = Math.max(end, verified)
-    stepStart = applyDone
+    gate = applyDone
   }
   return { timeToHaltMs: Math.round(end), withinSlo: false, bottleneck, perStep }
 }

@@ -89,7 +89,7 @@ export function parseRunbook(text: string, file: string): Runbook {
       }),
     )
   }
-  const parsed = RunbookSchema.safeParse(doc.toJS())
+  const parsed = RunbookSchema.safeParse(doc.toJS(), { reportInput: true })
   if (!parsed.success) {
     throw new RunbookError(
       parsed.error.issues.map((issue) => ({
