@@ -1,0 +1,165 @@
+/**
+ * LaunchDarkly flag off: the semantic patch `turnFlagOff` in one environment, verified when the REST API reads the
+ * flag back off AND a server-SDK client streaming that environment evaluates it with reason OFF. Restore turns the
+ * flag on only if it was on; targeting, rules and variations are never touched.
+ */
+import { PrimitiveError, type HaltEstimate, type Primitive, type PrimitiveContext, type RateBucket, type Target, type TargetState } from '../../core/primitive.js'
+import type { FlagOffSpec } from '../../core/runbook/schema.js'
+import { pollUntil } from '../../core/wait.js'
+import type { PrimitiveConfig } from '../registry.js'
+import { createFetchRestClient, type FlagRef, type LaunchDarklyRestClient, type RequestOptions } from './rest-client.js'
+import { startSdkEvaluator, type EvaluatorStarter, type FlagEvaluator } from './sdk-evaluator.js'
+import { launchDarklySettings, readSecret, type LaunchDarklySettings } from './settings.js'
+
+/**
+ * LaunchDarkly deliberately publishes no REST rate limit (10-second windows, 429 with reset headers); 10 requests/s
+ * is a conservative client-side pace that the 429 handling backs up.
+ */
+const RATE_PER_SECOND = 10
+/** Typical time for a flag change to reach a streaming SDK; LaunchDarkly publishes no figure. */
+const STREAM_PUSH_MS = 200
+/** SDK evaluation is local and free, so it is polled briskly. */
+const SDK_POLL = { intervalMs: 20, maxIntervalMs: 200 }
+
+export interface FlagOffDependencies {
+  restClient?: (settings: LaunchDarklySettings, token: string) => LaunchDarklyRestClient
+  startEvaluator?: EvaluatorStarter
+}
+
+export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: FlagOffDependencies = {}): Primitive<FlagOffSpec> {
+  const settings = launchDarklySettings(config)
+  const makeRestClient =
+    dependencies.restClient ??
+    ((s: LaunchDarklySettings, token: string) => createFetchRestClient({ baseUri: s.baseUri, token, apiTokenEnv: s.apiTokenEnv }))
+  const startEvaluator = dependencies.startEvaluator ?? startSdkEvaluator
+  const bucket: RateBucket = { key: `launchdarkly:${settings.baseUri}`, ratePerSecond: RATE_PER_SECOND }
+
+  let rest: LaunchDarklyRestClient | undefined
+  const restClient = (): LaunchDarklyRestClient => {
+    rest ??= makeRestClient(settings, readSecret(config.env, settings.apiTokenEnv, 'API access token', 'LaunchDarklyTokenMissing'))
+    return rest
+  }
+
+  const evaluators = new Map<string, FlagEvaluator>()
+  /** One streaming client per environment, started on first need and kept until `close`. */
+  const evaluatorFor = (environment: string): FlagEvaluator => {
+    let evaluator = evaluators.get(environment)
+    if (!evaluator) {
+      const variable = settings.sdkKeyEnvFor(environment)
+      const sdkKey = readSecret(config.env, variable, `server SDK key for environment ${environment}`, 'LaunchDarklySdkKeyMissing')
+      evaluator = startEvaluator(environment, sdkKey, settings.sdkEndpoints)
+      evaluators.set(environment, evaluator)
+    }
+    return evaluator
+  }
+
+  const requestOptions = (ctx: PrimitiveContext): RequestOptions => ({ signal: ctx.signal, pace: () => ctx.pace(bucket) })
+
+  const readOn = async (flag: FlagRef, ctx: PrimitiveContext): Promise<boolean> => {
+    const on = await restClient().readFlagOn(flag, requestOptions(ctx))
+    if (on === null) {
+      throw new PrimitiveError(`flag ${flag.key} no longer exists in project ${flag.project}`, undefined, 'LaunchDarklyFlagNotFound')
+    }
+    return on
+  }
+
+  const comment = (ctx: PrimitiveContext) => `killswitch ${ctx.invocationId}: ${ctx.reason}`
+
+  return {
+    kind: 'flagOff',
+
+    async resolve(spec, ctx) {
+      const client = restClient()
+      // Started now so that its stream is initialized by the time the halt is verified.
+      evaluatorFor(spec.environment)
+      const missing: string[] = []
+      for (const key of spec.flags) {
+        const on = await client.readFlagOn({ project: spec.project, environment: spec.environment, key }, requestOptions(ctx))
+        if (on === null) missing.push(key)
+      }
+      if (missing.length > 0) {
+        throw new PrimitiveError(
+          `no flag ${missing.join(', ')} in LaunchDarkly project ${spec.project}`,
+          'fix flagOff.flags (flag keys, not names) or flagOff.project in the runbook',
+          'LaunchDarklyFlagNotFound',
+        )
+      }
+      return spec.flags.map((key) => toTarget({ project: spec.project, environment: spec.environment, key }))
+    },
+
+    async read(target, ctx) {
+      return { on: await readOn(flagOf(target), ctx) }
+    },
+
+    isHalted: (state) => onOf(state) === false,
+
+    sameState: (a, b) => onOf(a) === onOf(b),
+
+    async apply(target, _before, ctx) {
+      // Sent even when the flag reads off: the patch is idempotent on LaunchDarkly's side and leaves the reason in
+      // the flag's audit log.
+      await restClient().patchFlag(flagOf(target), 'turnFlagOff', comment(ctx), requestOptions(ctx))
+    },
+
+    async verifyHalted(target, ctx) {
+      const flag = flagOf(target)
+      await pollUntil(async () => !(await readOn(flag, ctx)), { signal: ctx.signal })
+      const evaluator = evaluatorFor(flag.environment)
+      await pollUntil(async () => (await evaluator.reasonKind(flag.key, ctx.signal)) === 'OFF', { signal: ctx.signal, ...SDK_POLL })
+    },
+
+    async restore(target, snapshot, ctx) {
+      if (!onOf(snapshot)) return
+      await restClient().patchFlag(flagOf(target), 'turnFlagOn', comment(ctx), requestOptions(ctx))
+    },
+
+    async verifyRestored(target, snapshot, ctx) {
+      const flag = flagOf(target)
+      const wanted = onOf(snapshot)
+      await pollUntil(async () => (await readOn(flag, ctx)) === wanted, { signal: ctx.signal })
+      if (!wanted) return
+      const evaluator = evaluatorFor(flag.environment)
+      await pollUntil(
+        async () => {
+          const reason = await evaluator.reasonKind(flag.key, ctx.signal)
+          return reason !== 'OFF' && reason !== 'ERROR'
+        },
+        { signal: ctx.signal, ...SDK_POLL },
+      )
+    },
+
+    describe: (state) => (onOf(state) ? 'on' : 'off'),
+
+    estimate(): HaltEstimate {
+      // The semantic patch, then one REST read-back; SDK evaluation makes no request.
+      return { calls: [bucket, bucket], settleMs: STREAM_PUSH_MS }
+    },
+
+    async close() {
+      for (const evaluator of evaluators.values()) evaluator.close()
+      evaluators.clear()
+    },
+  }
+}
+
+function toTarget(flag: FlagRef): Target {
+  return {
+    id: `flag:${flag.project}:${flag.environment}:${flag.key}`,
+    kind: 'flagOff',
+    label: flag.key,
+    locator: { project: flag.project, environment: flag.environment, key: flag.key },
+  }
+}
+
+function flagOf(target: Target): FlagRef {
+  const { project, environment, key } = target.locator
+  if (typeof project !== 'string' || typeof environment !== 'string' || typeof key !== 'string') {
+    throw new Error(`target ${target.id}: locator needs project, environment and key`)
+  }
+  return { project, environment, key }
+}
+
+function onOf(state: TargetState): boolean {
+  if (typeof state.on !== 'boolean') throw new Error(`not a flag state: ${JSON.stringify(state)}`)
+  return state.on
+}

@@ -1,0 +1,117 @@
+/**
+ * The narrow view of LaunchDarkly's REST API that flag-off uses, and its `fetch` implementation. Plain `fetch`
+ * rather than the generated client: two calls, and the generated client cannot send a semantic patch cleanly.
+ */
+import { PrimitiveError } from '../../core/primitive.js'
+import { delay } from '../../core/wait.js'
+import { retryDelayMs } from './retry-delay.js'
+
+export const API_VERSION = '20240415'
+export const SEMANTIC_PATCH_CONTENT_TYPE = 'application/json; domain-model=launchdarkly.semanticpatch'
+
+export interface FlagRef {
+  project: string
+  environment: string
+  key: string
+}
+
+export type FlagInstruction = 'turnFlagOff' | 'turnFlagOn'
+
+export interface RequestOptions {
+  signal: AbortSignal
+  /** Called before every request, retries included, for the caller's rate limit. */
+  pace(): Promise<void>
+}
+
+export interface LaunchDarklyRestClient {
+  /** Whether targeting is on in the environment; `null` when the flag does not exist. */
+  readFlagOn(flag: FlagRef, options: RequestOptions): Promise<boolean | null>
+  /** One semantic-patch instruction in the flag's environment, with a comment for LaunchDarkly's audit log. */
+  patchFlag(flag: FlagRef, instruction: FlagInstruction, comment: string, options: RequestOptions): Promise<void>
+}
+
+export interface FetchRestClientOptions {
+  baseUri: string
+  token: string
+  /** Names the token's variable in error hints (the token itself never appears). */
+  apiTokenEnv: string
+  fetch?: typeof fetch
+  now?: () => number
+}
+
+export function createFetchRestClient(options: FetchRestClientOptions): LaunchDarklyRestClient {
+  const fetchImpl = options.fetch ?? fetch
+  const now = options.now ?? Date.now
+
+  /** Sends one request, waiting out every 429 as LaunchDarkly asks; returns the first other response. */
+  const send = async (method: string, path: string, init: RequestOptions, headers: Record<string, string> = {}, body?: string) => {
+    for (;;) {
+      await init.pace()
+      const response = await fetchImpl(`${options.baseUri}${path}`, {
+        method,
+        headers: { Authorization: options.token, 'LD-API-Version': API_VERSION, Accept: 'application/json', ...headers },
+        body,
+        signal: init.signal,
+      })
+      if (response.status !== 429) return response
+      await response.body?.cancel()
+      await delay(retryDelayMs(response.headers, now()), init.signal)
+    }
+  }
+
+  const flagPath = (flag: FlagRef) => `/api/v2/flags/${encodeURIComponent(flag.project)}/${encodeURIComponent(flag.key)}`
+
+  return {
+    async readFlagOn(flag, init) {
+      const path = `${flagPath(flag)}?env=${encodeURIComponent(flag.environment)}`
+      const response = await send('GET', path, init)
+      if (response.status === 404) {
+        await response.body?.cancel()
+        return null
+      }
+      if (!response.ok) throw await failure(response, `read flag ${flag.key}`, options.apiTokenEnv)
+      const body = (await response.json()) as { environments?: Record<string, { on?: unknown }> }
+      const on = body.environments?.[flag.environment]?.on
+      if (typeof on !== 'boolean') {
+        throw new PrimitiveError(
+          `flag ${flag.key} in project ${flag.project} has no environment ${flag.environment}`,
+          'check flagOff.environment in the runbook against the project’s environment keys',
+          'LaunchDarklyEnvironmentNotFound',
+        )
+      }
+      return on
+    },
+
+    async patchFlag(flag, instruction, comment, init) {
+      const body = JSON.stringify({ environmentKey: flag.environment, comment, instructions: [{ kind: instruction }] })
+      const response = await send('PATCH', flagPath(flag), init, { 'Content-Type': SEMANTIC_PATCH_CONTENT_TYPE }, body)
+      if (!response.ok) throw await failure(response, `${instruction} ${flag.key} in ${flag.environment}`, options.apiTokenEnv)
+      await response.body?.cancel()
+    },
+  }
+}
+
+const HINTS: Record<number, [code: string, hint: (tokenEnv: string) => string]> = {
+  401: ['LaunchDarklyUnauthorized', (tokenEnv) => `${tokenEnv} does not hold a valid LaunchDarkly access token`],
+  403: [
+    'LaunchDarklyForbidden',
+    () => 'give the break-glass token a role that may update flag targeting in this environment (docs/primitives/launchdarkly.md)',
+  ],
+  404: ['LaunchDarklyNotFound', () => 'check flagOff.project and the flag keys in the runbook'],
+  405: ['LaunchDarklyApprovalRequired', () => 'the environment requires approvals for changes; exempt the break-glass token’s role or turn the flag off in the UI'],
+}
+
+async function failure(response: Response, what: string, tokenEnv: string): Promise<Error> {
+  const text = await response.text()
+  let message = text.slice(0, 300)
+  try {
+    const parsed = JSON.parse(text) as { message?: string; code?: string }
+    if (parsed.message) message = parsed.code ? `${parsed.code}: ${parsed.message}` : parsed.message
+  } catch {
+    // Not JSON: keep the raw text, already cut short.
+  }
+  const detail = `LaunchDarkly answered ${response.status} to ${what}: ${message}`
+  const known = HINTS[response.status]
+  if (known) return new PrimitiveError(detail, known[1](tokenEnv), known[0])
+  return new Error(detail)
+}

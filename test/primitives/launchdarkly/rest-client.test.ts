@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest'
+import { PrimitiveError } from '../../../src/core/primitive.js'
+import { createFetchRestClient, SEMANTIC_PATCH_CONTENT_TYPE } from '../../../src/primitives/launchdarkly/rest-client.js'
+import { retryDelayMs } from '../../../src/primitives/launchdarkly/retry-delay.js'
+
+interface Sent {
+  url: string
+  method: string
+  headers: Record<string, string>
+  body?: string
+}
+
+/** A `fetch` that records requests and answers from a queue of responses. */
+function recordingFetch(responses: Response[]) {
+  const sent: Sent[] = []
+  const fetchImpl = (async (url: string | URL | Request, init?: RequestInit) => {
+    sent.push({
+      url: String(url),
+      method: init?.method ?? 'GET',
+      headers: Object.fromEntries(Object.entries((init?.headers ?? {}) as Record<string, string>)),
+      body: init?.body as string | undefined,
+    })
+    const next = responses.shift()
+    if (!next) throw new Error('recordingFetch: no response left')
+    return next
+  }) as typeof fetch
+  return { sent, fetchImpl }
+}
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } })
+
+const flag = { project: 'agents', environment: 'production', key: 'refund-agent-enabled' }
+const token = 'api-0000-secret-token'
+
+function client(responses: Response[]) {
+  const { sent, fetchImpl } = recordingFetch(responses)
+  let paced = 0
+  const options = { signal: new AbortController().signal, pace: async () => void paced++ }
+  const rest = createFetchRestClient({ baseUri: 'http://127.0.0.1:1', token, apiTokenEnv: 'LD_API_TOKEN', fetch: fetchImpl, now: () => 1_000_000 })
+  return { rest, sent, options, paced: () => paced }
+}
+
+describe('LaunchDarkly REST client', () => {
+  it('reads a flag with the raw token and the API version, scoped to the environment', async () => {
+    const { rest, sent, options } = client([json(200, { key: 'refund-agent-enabled', environments: { production: { on: true } } })])
+
+    expect(await rest.readFlagOn(flag, options)).toBe(true)
+
+    expect(sent).toEqual([
+      {
+        url: 'http://127.0.0.1:1/api/v2/flags/agents/refund-agent-enabled?env=production',
+        method: 'GET',
+        headers: { Authorization: token, 'LD-API-Version': '20240415', Accept: 'application/json' },
+        body: undefined,
+      },
+    ])
+  })
+
+  it('answers null for a flag that does not exist', async () => {
+    const { rest, options } = client([json(404, { code: 'not_found', message: 'Unknown resource' })])
+    expect(await rest.readFlagOn(flag, options)).toBeNull()
+  })
+
+  it('sends turnFlagOff as a semantic patch with the environment and the comment', async () => {
+    const { rest, sent, options } = client([json(200, { key: 'refund-agent-enabled' })])
+
+    await rest.patchFlag(flag, 'turnFlagOff', 'killswitch halt-42: INC-4411', options)
+
+    expect(sent[0]!.method).toBe('PATCH')
+    expect(sent[0]!.url).toBe('http://127.0.0.1:1/api/v2/flags/agents/refund-agent-enabled')
+    expect(sent[0]!.headers['Content-Type']).toBe(SEMANTIC_PATCH_CONTENT_TYPE)
+    expect(JSON.parse(sent[0]!.body!)).toEqual({
+      environmentKey: 'production',
+      comment: 'killswitch halt-42: INC-4411',
+      instructions: [{ kind: 'turnFlagOff' }],
+    })
+  })
+
+  it('waits out a 429 and retries, pacing every attempt', async () => {
+    const { rest, sent, options, paced } = client([
+      json(429, { code: 'rate_limited', message: 'slow down' }, { 'Retry-After': '0' }),
+      json(429, { code: 'rate_limited', message: 'slow down' }, { 'X-Ratelimit-Reset': '1000000' }),
+      json(200, { key: 'refund-agent-enabled' }),
+    ])
+
+    await rest.patchFlag(flag, 'turnFlagOn', 'killswitch restore-1: fixed', options)
+
+    expect(sent).toHaveLength(3)
+    expect(paced()).toBe(3)
+  })
+
+  it('turns 401 into an operator error that names the token variable and never the token', async () => {
+    const { rest, options } = client([json(401, { code: 'unauthorized', message: 'Invalid access token' })])
+
+    const error = await rest.readFlagOn(flag, options).catch((e: unknown) => e)
+
+    expect(error).toBeInstanceOf(PrimitiveError)
+    expect((error as PrimitiveError).code).toBe('LaunchDarklyUnauthorized')
+    expect((error as PrimitiveError).message).toContain('401')
+    expect((error as PrimitiveError).hint).toContain('LD_API_TOKEN')
+    expect(`${(error as PrimitiveError).message} ${(error as PrimitiveError).hint}`).not.toContain(token)
+  })
+
+  it('reports required approvals (405) with what to do', async () => {
+    const { rest, options } = client([json(405, { code: 'method_not_allowed', message: 'approval required' })])
+
+    const error = (await rest.patchFlag(flag, 'turnFlagOff', 'c', options).catch((e: unknown) => e)) as PrimitiveError
+
+    expect(error.code).toBe('LaunchDarklyApprovalRequired')
+  })
+
+  it('refuses a flag read that lacks the environment', async () => {
+    const { rest, options } = client([json(200, { key: 'refund-agent-enabled', environments: {} })])
+
+    const error = (await rest.readFlagOn(flag, options).catch((e: unknown) => e)) as PrimitiveError
+
+    expect(error.code).toBe('LaunchDarklyEnvironmentNotFound')
+  })
+})
+
+describe('retryDelayMs', () => {
+  const headers = (init: Record<string, string>) => new Headers(init)
+
+  it('prefers Retry-After in seconds or as an HTTP date', () => {
+    expect(retryDelayMs(headers({ 'Retry-After': '2' }), 0)).toBe(2000)
+    expect(retryDelayMs(headers({ 'Retry-After': new Date(5000).toUTCString() }), 2000)).toBe(3000)
+  })
+
+  it('falls back to X-Ratelimit-Reset in epoch milliseconds, then one second', () => {
+    expect(retryDelayMs(headers({ 'X-Ratelimit-Reset': '1500' }), 1000)).toBe(500)
+    expect(retryDelayMs(headers({ 'X-Ratelimit-Reset': '500' }), 1000)).toBe(0)
+    expect(retryDelayMs(headers({}), 1000)).toBe(1000)
+  })
+})
