@@ -245,6 +245,7 @@ async function executeSteps(
       id: target.id,
       kind: target.kind,
       label: target.label,
+      locator: target.locator,
       step: step.index,
       before: existing?.snapshot ?? {},
       beforeText: '',

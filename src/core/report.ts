@@ -2,7 +2,7 @@
  * What the core returns and emits. Reports are plain JSON values (the `--json` output is a report inside the
  * envelope of src/cli/output.ts); events are typed progress the CLI renders. The core never prints.
  */
-import type { PrimitiveKind, TargetState } from './primitive.js'
+import type { PrimitiveKind, Target, TargetState } from './primitive.js'
 
 /** Bumped on any incompatible change to a report's shape; documented in docs/json-output.md. */
 export const REPORT_SCHEMA_VERSION = 1
@@ -28,6 +28,8 @@ export interface TargetReport {
   id: string
   kind: PrimitiveKind
   label: string
+  /** Where the target lives (account, region, namespace, ...), as the primitive found it. */
+  locator: Target['locator']
   step: number
   before: TargetState
   beforeText: string
