@@ -1,0 +1,97 @@
+/**
+ * Kubernetes `Status` objects: every error the plane answers, in the apiserver's wire shape
+ * (`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":…,"code":…}`), so clients that branch on
+ * `reason` or `code` (kubectl, client-node's ApiException) behave as against a real cluster.
+ */
+
+export interface StatusDetails {
+  name?: string
+  group?: string
+  kind?: string
+  retryAfterSeconds?: number
+}
+
+export interface StatusObject {
+  kind: 'Status'
+  apiVersion: 'v1'
+  metadata: Record<string, never>
+  status: 'Failure'
+  message: string
+  reason: string
+  details?: StatusDetails
+  code: number
+}
+
+/** A request the plane refuses; `status` is the body, `retryAfterSeconds` becomes the Retry-After header. */
+export class ApiError extends Error {
+  constructor(readonly status: StatusObject) {
+    super(status.message)
+  }
+
+  get code(): number {
+    return this.status.code
+  }
+}
+
+function failure(code: number, reason: string, message: string, details?: StatusDetails): ApiError {
+  return new ApiError({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code })
+}
+
+/** `group` is '' for the core group; the message names the resource as `deployments.apps` or `pods`. */
+function qualified(resource: string, group: string): string {
+  return group ? `${resource}.${group}` : resource
+}
+
+export function notFoundError(resource: string, group: string, name: string): ApiError {
+  return failure(404, 'NotFound', `${qualified(resource, group)} "${name}" not found`, { name, group: group || undefined, kind: resource })
+}
+
+export function conflictError(resource: string, group: string, name: string): ApiError {
+  return failure(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${qualified(resource, group)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+    { name, group: group || undefined, kind: resource },
+  )
+}
+
+export function badRequestError(message: string): ApiError {
+  return failure(400, 'BadRequest', message)
+}
+
+/** 422: the request decoded but the resulting object is not valid (apiserver field validation). */
+export function invalidError(kind: string, group: string, name: string, cause: string): ApiError {
+  return failure(422, 'Invalid', `${qualified(kind, group)} "${name}" is invalid: ${cause}`, { name, group: group || undefined, kind })
+}
+
+export function methodNotAllowedError(): ApiError {
+  return failure(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource')
+}
+
+export function unsupportedMediaTypeError(contentType: string, accepted: readonly string[]): ApiError {
+  return failure(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format (${contentType || 'no Content-Type'}) - accepted media types include: ${accepted.join(', ')}`,
+  )
+}
+
+/** For a watch whose resourceVersion is older than the retained history: the client must relist. */
+export function goneError(requested: string, oldest: number): ApiError {
+  return failure(410, 'Expired', `too old resource version: ${requested} (${oldest})`)
+}
+
+/** Unknown paths are loud: a client that drifted to an API the sandbox lacks must notice. */
+export function notEmulatedError(method: string, path: string): ApiError {
+  return failure(404, 'NotFound', `the killswitch sandbox does not emulate ${method} ${path}`)
+}
+
+/** Injected by the realism profile. */
+export function internalError(): ApiError {
+  return failure(500, 'InternalError', 'Internal error occurred: injected by the killswitch sandbox')
+}
+
+/** Injected by the realism profile; the apiserver's priority-and-fairness rejection. */
+export function tooManyRequestsError(retryAfterSeconds: number): ApiError {
+  return failure(429, 'TooManyRequests', 'Too many requests, please try again later.', { retryAfterSeconds })
+}
