@@ -53,3 +53,18 @@ export function restoreExitCode(report: RestoreReport): ExitCode {
       return EXIT.FAILED
   }
 }
+
+export function drillExitCode(report: { verdict: string }): ExitCode {
+  switch (report.verdict) {
+    case 'pass':
+      return EXIT.OK
+    case 'slo-breached':
+      return EXIT.SLO_BREACHED
+    case 'restore-mismatch':
+      return EXIT.RESTORE_MISMATCH
+    case 'refused':
+      return EXIT.REFUSED
+    default:
+      return EXIT.FAILED
+  }
+}

@@ -42,7 +42,7 @@ export class Progress {
         break
       case 'step':
         this.steps.set(event.index, { name: event.name, kind: event.kind, total: event.targets, counts: new Map(), started: true, done: false })
-        if (!this.live) this.line(`${seconds(event.atMs)}  step ${event.index + 1} ${event.name} (${event.kind}): ${event.targets} target(s)`)
+        if (!this.live) this.line(`${seconds(event.atMs)}  step ${event.index + 1} ${event.name}: ${event.targets} target(s)`)
         break
       case 'target': {
         const step = this.stepFor(event.step)
@@ -103,7 +103,7 @@ export class Progress {
   private draw(): void {
     const lines = [...this.steps.entries()]
       .sort(([a], [b]) => a - b)
-      .map(([i, s]) => `${s.done ? (s.counts.get('failed') ? '✗' : '✔') : '…'} step ${i + 1} ${s.name}${s.kind ? ` (${s.kind})` : ''}  ${this.summary(s) || 'waiting'}`)
+      .map(([i, s]) => `${s.done ? (s.counts.get('failed') ? '✗' : '✔') : '…'} step ${i + 1} ${s.name}${s.kind && s.kind !== s.name ? ` (${s.kind})` : ''}  ${this.summary(s) || 'waiting'}`)
     if (this.phase && this.phase !== 'done') lines.push(`  ${this.phase}…`)
     if (lines.length === 0) return
     this.out.write(lines.join('\n') + '\n')

@@ -4,6 +4,7 @@
  */
 import type { TrailVerdict } from '../audit/trail.js'
 import type { HaltReport, PlanReport, RestoreReport } from '../core/report.js'
+import type { DrillReport } from '../core/drill.js'
 import type { StatusReport } from '../core/status.js'
 import type { DescribedError } from './errors.js'
 
@@ -33,9 +34,20 @@ export function seconds(ms: number | null | undefined): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${(ms / 1000).toFixed(1)} s`
 }
 
+/** Labels are short; where two targets of a list share one (same name in two accounts), show their ids. */
+function names<T extends { id: string; label: string }>(targets: T[]): Map<string, string> {
+  const count = new Map<string, number>()
+  for (const t of targets) count.set(t.label, (count.get(t.label) ?? 0) + 1)
+  return new Map(targets.map((t) => [t.id, count.get(t.label)! > 1 ? t.id : t.label]))
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n')
+}
+
+function stepTitle(step: { name: string; kind: string }): string {
+  return step.name === step.kind ? step.kind : `${step.name} (${step.kind})`
 }
 
 export function renderHalt(r: HaltReport): string {
@@ -55,10 +67,11 @@ export function renderHalt(r: HaltReport): string {
   )
   for (const step of r.steps) {
     const targets = r.targets.filter((t) => t.step === step.index)
-    lines.push(`step ${step.index + 1} ${step.name} (${step.kind}): ${step.status}, ${targets.length} target(s), verified at ${seconds(step.verifiedMs)}`)
+    lines.push(`step ${step.index + 1} ${stepTitle(step)}: ${step.status}, ${targets.length} target(s), verified at ${seconds(step.verifiedMs)}`)
     const rows = [['  target', 'before', 'status', 'applied', 'verified']]
+    const shown = names(targets)
     for (const t of targets) {
-      rows.push([`  ${t.label}`, t.beforeText, t.status, seconds(t.timings.appliedMs), seconds(t.timings.verifiedMs)])
+      rows.push([`  ${shown.get(t.id)}`, t.beforeText, t.status, seconds(t.timings.appliedMs), seconds(t.timings.verifiedMs)])
     }
     lines.push(table(rows))
     for (const t of targets.filter((x) => x.error)) lines.push(`  ✗ ${t.id}: ${t.error}`)
@@ -80,7 +93,8 @@ export function renderRestore(r: RestoreReport): string {
     '',
   )
   const rows = [['target', 'snapshot', 'status']]
-  for (const t of r.targets) rows.push([t.label, t.snapshotText, t.status === 'kept' ? `kept halted (held by ${t.heldBy?.join(', ')})` : t.status])
+  const shown = names(r.targets)
+  for (const t of r.targets) rows.push([shown.get(t.id)!, t.snapshotText, t.status === 'kept' ? `kept halted (held by ${t.heldBy?.join(', ')})` : t.status])
   lines.push(table(rows))
   for (const t of r.targets.filter((x) => x.error)) lines.push(`✗ ${t.id}: ${t.error}`)
   return lines.join('\n') + '\n'
@@ -89,9 +103,10 @@ export function renderRestore(r: RestoreReport): string {
 export function renderPlan(p: PlanReport): string {
   const lines = [`plan: halt ${p.scope} with runbook ${p.runbook.name} (no change is made)`, '']
   for (const step of p.steps) {
-    lines.push(`step ${step.index + 1} ${step.name} (${step.kind}): ${step.targets.length} target(s)`)
+    lines.push(`step ${step.index + 1} ${stepTitle(step)}: ${step.targets.length} target(s)`)
     const rows = [['  target', 'now', 'will']]
-    for (const t of step.targets) rows.push([`  ${t.label}`, t.currentText, t.heldBy ? `${t.action}; held by ${t.heldBy.join(', ')}` : t.action])
+    const shown = names(step.targets)
+    for (const t of step.targets) rows.push([`  ${shown.get(t.id)}`, t.currentText, t.heldBy ? `${t.action}; held by ${t.heldBy.join(', ')}` : t.action])
     lines.push(table(rows))
   }
   const total = p.steps.reduce((n, s) => n + s.targets.length, 0)
@@ -117,4 +132,23 @@ export function renderStatus(s: StatusReport): string {
 export function renderTrail(v: TrailVerdict): string {
   if (v.ok) return `audit trail intact: ${v.records} record(s), chain head ${v.lastHash ?? '(empty)'} (${v.file})\n`
   return [`AUDIT TRAIL FAILED VERIFICATION (${v.file}, ${v.records} line(s)):`, ...v.problems.map((p) => `  ${p.kind}: ${p.message}`)].join('\n') + '\n'
+}
+
+export function renderDrill(d: DrillReport, written: Record<string, string>): string {
+  const verdict = {
+    pass: `DRILL PASSED: ${d.scope} halted in ${seconds(d.timeToHaltMs)} (SLO ${seconds(d.sloMs)}) and every target came back exactly to its snapshot`,
+    'slo-breached': `DRILL FAILED — SLO BREACHED: ${d.scope} halted in ${seconds(d.timeToHaltMs)}, over the SLO of ${seconds(d.sloMs)}`,
+    'restore-mismatch': `DRILL FAILED — RESTORE MISMATCH: ${d.mismatches.length} target(s) did not come back to their snapshot`,
+    error: `DRILL ERROR: ${d.error ?? 'see the report'}`,
+    refused: `DRILL REFUSED: ${d.error ?? ''}`,
+  }[d.verdict]
+  const lines = [verdict, `drill id ${d.drillId} · runbook ${d.runbook.name} · trigger ${d.trigger}`]
+  if (d.halt) {
+    const b = d.halt.breakdown
+    lines.push(`${d.halt.targets.length} target(s) in ${d.halt.steps.length} step(s); start-up ${seconds(b.startupMs)} · resolve ${seconds(b.resolveMs)} · apply ${seconds(b.applyMs)} · verify ${seconds(b.verifyMs)}`)
+  }
+  if (d.restore) lines.push(`restore: ${d.restore.status} in ${seconds(d.restore.durationMs)}`)
+  for (const m of d.mismatches) lines.push(`  ✗ ${m.id}: ${m.reason}`)
+  lines.push('', 'reports:', ...Object.entries(written).map(([kind, path]) => `  ${kind.padEnd(8)} ${path}`))
+  return lines.join('\n') + '\n'
 }

@@ -85,8 +85,8 @@ export class ResolveError extends Error {
   }
 }
 
-export function stepName(step: Step, index: number): string {
-  return step.name ?? `${index + 1}-${stepKind(step)}`
+export function stepName(step: Step): string {
+  return step.name ?? stepKind(step)
 }
 
 /**
@@ -101,12 +101,12 @@ export async function resolveSteps(input: InvocationInput, primitives: Primitive
       const kind = stepKind(step)
       const primitive = await primitives.get(kind)
       const targets = await primitive.resolve(step[kind], ctx)
-      return { index, name: stepName(step, index), kind, primitive, targets }
+      return { index, name: stepName(step), kind, primitive, targets }
     }),
   )
   const failures = results.flatMap((r, step) =>
     r.status === 'rejected'
-      ? [{ step, name: stepName(steps[step]!, step), message: (r.reason as Error).message, hint: (r.reason as { hint?: string }).hint }]
+      ? [{ step, name: stepName(steps[step]!), message: (r.reason as Error).message, hint: (r.reason as { hint?: string }).hint }]
       : [],
   )
   if (failures.length > 0) throw new ResolveError(failures)
