@@ -1,8 +1,10 @@
 /**
  * halt: resolve the scope's targets, then for every target: read its state, write the snapshot ahead to the
- * journal, apply, and verify by reading back. Steps start in the runbook's order (a step's first mutation waits
- * until every target of the step before it has been applied); within a step targets fan out, each request paced
- * in its platform's rate-limit bucket; verification starts as soon as a target is applied.
+ * journal, apply, and verify by reading back. Steps start in the runbook's order: no mutation of a step leaves
+ * before the first mutation of the step before it. They do not wait for each other to finish, because every
+ * step is a halt and waiting would only delay the stop; where two steps share a platform's rate limit, the
+ * earlier step's requests queue first. Within a step targets fan out, each request paced in its platform's
+ * rate-limit bucket, and verification starts as soon as a target is applied.
  *
  * Time-to-halt runs from process start to the last verified target, minus the time spent waiting for the
  * operator's confirmation (reported on its own).
@@ -238,7 +240,7 @@ async function executeSteps(
   }))
   report.steps = stepReports
 
-  const runTarget = async (step: ResolvedStep, target: Target, previousApplied: Promise<void>): Promise<{ report: TargetReport; verified: Promise<void> }> => {
+  const runTarget = async (step: ResolvedStep, target: Target, previousStarted: Promise<void>, started: () => void): Promise<{ report: TargetReport; verified: Promise<void> }> => {
     const { primitive } = step
     const existing = journaled.get(target.id)
     const tr: TargetReport = {
@@ -277,7 +279,8 @@ async function executeSteps(
       }
       tr.beforeText = primitive.describe(tr.before)
       ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'journaled', atMs: ports.now() })
-      await previousApplied
+      await previousStarted
+      started()
       const wasHalted = primitive.isHalted(live)
       if (!primitive.isHalted(live)) {
         ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'applying', atMs: ports.now() })
@@ -310,13 +313,14 @@ async function executeSteps(
 
   const all: { report: TargetReport; verified: Promise<void> }[][] = []
   const stepRuns = steps.map(async (step, i) => {
-    const previousApplied = i === 0 ? Promise.resolve() : gates[i - 1]!.promise
-    void previousApplied.then(() => {
+    const previousStarted = i === 0 ? Promise.resolve() : gates[i - 1]!.promise
+    void previousStarted.then(() => {
       stepReports[i]!.startedMs = ports.now()
       ports.emit({ type: 'step', index: step.index, name: step.name, kind: step.kind, targets: step.targets.length, atMs: ports.now() })
     })
-    const runs = await Promise.all(step.targets.map((t) => runTarget(step, t, previousApplied)))
-    await previousApplied
+    const runs = await Promise.all(step.targets.map((t) => runTarget(step, t, previousStarted, () => gates[i]!.open())))
+    // A step none of whose targets got as far as a mutation must not hold back the steps after it.
+    await previousStarted
     gates[i]!.open()
     stepReports[i]!.appliedMs = ports.now()
     all[i] = runs

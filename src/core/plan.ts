@@ -20,8 +20,8 @@ export interface PredictionInput {
 
 /**
  * Replays the halt schedule on a virtual clock; returns when each step is applied and verified. As in a halt,
- * every target's snapshot read starts at once, its mutation waits for the step before to be applied, and each
- * request waits its turn in its bucket (first come, first served).
+ * every target's snapshot read starts at once, its mutation waits until the step before has sent its first
+ * mutation, and each request waits its turn in its bucket (first come, first served).
  */
 export function predictTimeToHalt(input: PredictionInput): PlanReport['prediction'] {
   let clock = input.startMs
@@ -48,7 +48,9 @@ export function predictTimeToHalt(input: PredictionInput): PlanReport['predictio
     }
     let applyDone = gate
     let verified = gate
+    let firstMutation = Number.POSITIVE_INFINITY
     for (const r of runs) {
+      firstMutation = Math.min(firstMutation, r.appliedAt - input.requestMs)
       applyDone = Math.max(applyDone, r.appliedAt)
       const done = r.ready + r.target.settleMs
       if (done > verified) {
@@ -58,7 +60,7 @@ export function predictTimeToHalt(input: PredictionInput): PlanReport['predictio
     }
     perStep.push({ index: step.index, applyDoneMs: Math.round(applyDone), verifiedMs: Math.round(verified) })
     end = Math.max(end, verified)
-    gate = applyDone
+    if (runs.length > 0) gate = Math.max(gate, firstMutation)
   }
   return { timeToHaltMs: Math.round(end), withinSlo: false, bottleneck, perStep }
 }

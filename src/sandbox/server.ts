@@ -53,6 +53,17 @@ export interface SandboxOptions {
   host?: string
   /** Where to write the kubeconfig; a new temporary directory by default. */
   workDir?: string
+  /** Keep a log of every request's arrival (for benchmarks: when did the first mutation arrive?). */
+  recordRequests?: boolean
+}
+
+/** One request as it arrived: wall-clock epoch milliseconds (sub-millisecond), method, path and AWS action. */
+export interface RequestLogEntry {
+  at: number
+  method: string
+  path: string
+  /** The query protocol's Action, or the JSON protocol's X-Amz-Target operation. */
+  action?: string
 }
 
 export interface SandboxState {
@@ -70,6 +81,8 @@ export interface Sandbox {
   readonly kubeconfigPath: string
   readonly realism: Realism
   state(): SandboxState
+  /** The request log; empty unless started with `recordRequests`. */
+  requests(): RequestLogEntry[]
   stop(): Promise<void>
 }
 
@@ -133,16 +146,27 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     launchdarkly: launchdarkly.state(),
   })
 
+  const requestLog: RequestLogEntry[] = []
   const sockets = new Set<Socket>()
   const server = createServer(async (req, res) => {
     try {
+      const arrived = performance.timeOrigin + performance.now()
       const url = new URL(req.url ?? '/', 'http://sandbox.local')
       const body = await readBody(req)
+      if (options.recordRequests && url.pathname.startsWith('/_sandbox/') === false) {
+        const target = req.headers['x-amz-target']
+        const action = typeof target === 'string' ? target.split('.').pop() : /(?:^|&)Action=([^&]+)/.exec(body.toString('latin1'))?.[1]
+        requestLog.push({ at: arrived, method: req.method ?? 'GET', path: url.pathname, ...(action ? { action } : {}) })
+      }
       const request: SandboxRequest = { method: req.method ?? 'GET', url, headers: req.headers, body, aws: awsScope(req.headers) }
       if (request.aws) return await aws.handle(request, res)
       if (url.pathname === '/_sandbox/state' && request.method === 'GET') {
         res.writeHead(200, { 'content-type': 'application/json' })
         return res.end(JSON.stringify(state()))
+      }
+      if (url.pathname === '/_sandbox/requests' && request.method === 'GET') {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        return res.end(JSON.stringify(requestLog))
       }
       if (isLaunchDarklyPath(url.pathname)) return await launchdarkly.handle(request, res)
       if (isKubernetesPath(url.pathname)) return await kubernetes.handle(request, res)
@@ -195,6 +219,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     kubeconfigPath,
     realism,
     state,
+    requests: () => requestLog,
     async stop() {
       await Promise.all([aws.close(), kubernetes.close(), launchdarkly.close()])
       for (const socket of sockets) socket.destroy()
