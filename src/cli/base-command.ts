@@ -48,7 +48,7 @@ export type SharedFlags = Interfaces.InferredFlags<typeof sharedFlags>
 
 export abstract class KillswitchCommand extends Command {
   static override baseFlags = sharedFlags
-  static override help = EXIT_TABLE
+  static override description = EXIT_TABLE
 
   private jsonMode = false
   private verboseMode = false
@@ -106,4 +106,4 @@ export abstract class KillswitchCommand extends Command {
   }
 }
 
-export { EXIT }
+export { EXIT, EXIT_TABLE }

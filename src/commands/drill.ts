@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path'
 import { drill, type DrillReport } from '../core/drill.js'
 import { loadRunbook } from '../core/runbook/load.js'
 import { durationMs, parseScope } from '../core/scope.js'
-import { KillswitchCommand, runbookFlag, scopeFlag, triggerFlag, verifyTimeoutFlag } from '../cli/base-command.js'
+import { KillswitchCommand, runbookFlag, scopeFlag, triggerFlag, verifyTimeoutFlag, EXIT_TABLE } from '../cli/base-command.js'
 import { drillExitCode } from '../cli/exit-codes.js'
 import { createPorts } from '../cli/ports.js'
 import { Progress } from '../cli/progress.js'
@@ -13,6 +13,7 @@ import { PROFILES, type ProfileName } from '../sandbox/realism.js'
 
 export default class Drill extends KillswitchCommand {
   static override summary = 'Prove the switch works: halt the scope, verify, measure time-to-halt, restore, verify every target is back exactly at its snapshot, and write reports.'
+  static override description = EXIT_TABLE
   static override examples = [
     '<%= config.bin %> drill --runbook runbooks/sandbox.yaml --scope class=refund --sandbox',
     '<%= config.bin %> drill -r runbooks/agents-staging.yaml -s class=refund --trigger scheduled --report-dir reports',
@@ -65,6 +66,6 @@ export default class Drill extends KillswitchCommand {
       stateDir,
       githubStepSummary: process.env.GITHUB_STEP_SUMMARY,
     })
-    this.finish({ ...report, reports: written }, renderDrill(report, written), drillExitCode(report))
+    this.finish({ ...report, reports: written }, renderDrill(report, { ...written }), drillExitCode(report))
   }
 }

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { halt } from '../core/halt.js'
 import { durationMs } from '../core/scope.js'
-import { KillswitchCommand, runbookFlag, scopeFlag, triggerFlag, verifyTimeoutFlag, yesFlag } from '../cli/base-command.js'
+import { KillswitchCommand, runbookFlag, scopeFlag, triggerFlag, verifyTimeoutFlag, yesFlag, EXIT_TABLE } from '../cli/base-command.js'
 import { haltExitCode } from '../cli/exit-codes.js'
 import { prepare } from '../cli/invocation.js'
 import { Progress } from '../cli/progress.js'
@@ -9,6 +9,7 @@ import { renderHalt } from '../cli/render.js'
 
 export default class Halt extends KillswitchCommand {
   static override summary = 'Stop every agent in the scope now: apply the runbook\'s steps, verify each target, and report the time-to-halt against the SLO.'
+  static override description = EXIT_TABLE
   static override examples = [
     '<%= config.bin %> halt --runbook runbooks/agents-prod.yaml --scope class=refund --reason "INC-4411 refund loop"',
     '<%= config.bin %> halt -r runbooks/agents-prod.yaml -s global --yes --json',

@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core'
 import { restore } from '../core/restore.js'
 import { durationMs } from '../core/scope.js'
-import { KillswitchCommand, runbookFlag, scopeFlag, triggerFlag, verifyTimeoutFlag, yesFlag } from '../cli/base-command.js'
+import { KillswitchCommand, runbookFlag, scopeFlag, triggerFlag, verifyTimeoutFlag, yesFlag, EXIT_TABLE } from '../cli/base-command.js'
 import { restoreExitCode } from '../cli/exit-codes.js'
 import { prepare } from '../cli/invocation.js'
 import { Progress } from '../cli/progress.js'
@@ -9,6 +9,7 @@ import { renderRestore } from '../cli/render.js'
 
 export default class Restore extends KillswitchCommand {
   static override summary = 'Put every target a halt of the scope changed back exactly to its snapshot, in reverse order; refuses if the live state drifted, unless --force.'
+  static override description = EXIT_TABLE
   static override examples = ['<%= config.bin %> restore --runbook runbooks/agents-prod.yaml --scope class=refund --reason "fixed in v2.3.1"']
   static override flags = {
     runbook: runbookFlag,

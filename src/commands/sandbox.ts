@@ -2,7 +2,7 @@ import { Flags } from '@oclif/core'
 import { readFile } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
 import { loadRunbook } from '../core/runbook/load.js'
-import { KillswitchCommand } from '../cli/base-command.js'
+import { KillswitchCommand, EXIT_TABLE } from '../cli/base-command.js'
 import { UsageError } from '../cli/errors.js'
 import { sandboxEnvironment } from '../sandbox/attach.js'
 import { seedFromRunbook } from '../sandbox/fleet.js'
@@ -12,6 +12,7 @@ import { startSandbox } from '../sandbox/server.js'
 
 export default class SandboxCommand extends KillswitchCommand {
   static override summary = 'Serve local emulations of the Lambda, IAM, STS, SNS, Kubernetes and LaunchDarkly control planes, and print the settings that point the standard clients at them.'
+  static override description = EXIT_TABLE
   static override examples = [
     '<%= config.bin %> sandbox --runbook runbooks/sandbox.yaml',
     'eval "$(<%= config.bin %> sandbox --runbook runbooks/sandbox.yaml --port 4599 &)"',

@@ -1,10 +1,11 @@
 import { Flags } from '@oclif/core'
 import { loadRunbook, RunbookError, formatProblem } from '../core/runbook/load.js'
 import { parseScope } from '../core/scope.js'
-import { EXIT, KillswitchCommand, runbookFlag } from '../cli/base-command.js'
+import { EXIT, KillswitchCommand, runbookFlag, EXIT_TABLE } from '../cli/base-command.js'
 
 export default class Validate extends KillswitchCommand {
   static override summary = 'Check a runbook against the schema and its semantic rules, without touching any platform.'
+  static override description = EXIT_TABLE
   static override examples = ['<%= config.bin %> validate --runbook runbooks/agents-prod.yaml', '<%= config.bin %> validate -r runbooks/sandbox.yaml --scope class=refund']
   static override flags = {
     runbook: runbookFlag,

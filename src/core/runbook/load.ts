@@ -89,18 +89,16 @@ export function parseRunbook(text: string, file: string): Runbook {
       }),
     )
   }
-  const parsed = RunbookSchema.safeParse(doc.toJS(), { reportInput: true })
+  const raw: unknown = doc.toJS()
+  const parsed = RunbookSchema.safeParse(raw, { reportInput: true })
+  const at = (p: { path: PathSegment[]; message: string }) => ({ file, ...locate(doc, lines, p.path), path: formatPath(p.path), message: p.message })
+  // Variables are checked on the raw document, so they are reported together with any schema problem.
+  const variableProblems = checkVariables(raw).map(at)
   if (!parsed.success) {
-    throw new RunbookError(
-      parsed.error.issues.map((issue) => ({
-        file,
-        ...locate(doc, lines, issue.path as PathSegment[]),
-        path: formatPath(issue.path as PathSegment[]),
-        message: describeIssue(issue),
-      })),
-    )
+    const schemaProblems = parsed.error.issues.map((issue) => at({ path: issue.path as PathSegment[], message: describeIssue(issue) }))
+    throw new RunbookError([...schemaProblems, ...variableProblems].sort((a, b) => a.line - b.line || a.column - b.column))
   }
-  const problems = checkSemantics(parsed.data).map((p) => ({ file, ...locate(doc, lines, p.path), path: formatPath(p.path), message: p.message }))
+  const problems = [...variableProblems, ...checkSemantics(parsed.data).map(at)]
   if (problems.length > 0) throw new RunbookError(problems)
   return parsed.data
 }
@@ -142,32 +140,37 @@ function walkStrings(value: unknown, path: PathSegment[], visit: (text: string, 
   }
 }
 
-/** Checks the schema cannot express: variables per scope, the agent inventory, LaunchDarkly verification keys. */
-function checkSemantics(runbook: Runbook): { path: PathSegment[]; message: string }[] {
+/** `${...}` variables each scope's steps may use; works on the raw document, whatever else is wrong with it. */
+function checkVariables(raw: unknown): { path: PathSegment[]; message: string }[] {
   const problems: { path: PathSegment[]; message: string }[] = []
+  const scopes = (raw as { scopes?: Record<string, { steps?: unknown }> } | null)?.scopes
+  const hasAgents = Boolean((raw as { agents?: unknown } | null)?.agents)
   for (const level of ['agent', 'class', 'global'] as const) {
-    const scope = runbook.scopes[level]
-    if (!scope) continue
-    scope.steps.forEach((step, i) => {
+    const steps = scopes?.[level]?.steps
+    if (!Array.isArray(steps)) continue
+    steps.forEach((step, i) => {
       walkStrings(step, ['scopes', level, 'steps', i], (text, path) => {
         for (const [, name] of text.matchAll(VARIABLE)) {
-          if (!SCOPE_VARIABLES[level].includes(name!)) {
-            const allowed = SCOPE_VARIABLES[level].map((v) => `\${${v}}`)
-            problems.push({
-              path,
-              message: `\${${name}} cannot be resolved in the ${level} scope; ${allowed.length ? `use ${allowed.join(' or ')}` : 'the global scope has no variables'}`,
-            })
+          const allowed = level === 'agent' && !hasAgents ? ['agent'] : SCOPE_VARIABLES[level]
+          if (!allowed.includes(name!)) {
+            const hint =
+              level === 'agent' && name === 'class'
+                ? 'the agent scope knows ${class} only with the agents inventory (agents: {class: [ids]})'
+                : allowed.length
+                  ? `use ${allowed.map((v) => `\${${v}}`).join(' or ')}`
+                  : 'the global scope has no variables'
+            problems.push({ path, message: `\${${name}} cannot be resolved in the ${level} scope; ${hint}` })
           }
         }
       })
-      if (level === 'agent' && !runbook.agents && JSON.stringify(step).includes('${class}')) {
-        problems.push({
-          path: ['scopes', level, 'steps', i],
-          message: '${class} in the agent scope needs the agents inventory (agents: {class: [ids]}) to know the agent\'s class',
-        })
-      }
     })
   }
+  return problems
+}
+
+/** Checks the schema cannot express: the agent inventory against the classes, LaunchDarkly verification keys. */
+function checkSemantics(runbook: Runbook): { path: PathSegment[]; message: string }[] {
+  const problems: { path: PathSegment[]; message: string }[] = []
   if (runbook.agents) {
     for (const cls of Object.keys(runbook.agents)) {
       if (!runbook.classes.includes(cls)) {
