@@ -41,6 +41,10 @@ async function chromium(browser: string, args: string[]): Promise<string> {
   }
 }
 
+function firstLine(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split('\n')[0]!
+}
+
 async function main(argv: string[]): Promise<number> {
   const [htmlArg, outArg] = argv
   if (!htmlArg || !outArg) {
@@ -57,14 +61,20 @@ async function main(argv: string[]): Promise<number> {
   const page = pathToFileURL(resolve(htmlArg)).href
   const out = resolve(outArg)
 
-  await chromium(browser, [`--screenshot=${out}`, page])
   const problems: string[] = []
+  // A screenshot left by an earlier run must not pass for this one.
+  await rm(out, { force: true })
   try {
+    await chromium(browser, [`--screenshot=${out}`, page])
     problems.push(...checkScreenshot(await readFile(out), WINDOW))
   } catch (error) {
-    problems.push(`no screenshot was written to ${out}: ${(error as Error).message}`)
+    problems.push(`no screenshot of ${page}: ${firstLine(error)}`)
   }
-  problems.push(...checkRenderedDom(await chromium(browser, ['--dump-dom', page])))
+  try {
+    problems.push(...checkRenderedDom(await chromium(browser, ['--dump-dom', page])))
+  } catch (error) {
+    problems.push(`no DOM of ${page}: ${firstLine(error)}`)
+  }
 
   if (problems.length > 0) {
     process.stderr.write(`the report did not render:\n${problems.map((p) => `  - ${p}`).join('\n')}\n`)
