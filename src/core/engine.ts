@@ -89,36 +89,52 @@ export function stepName(step: Step): string {
   return step.name ?? stepKind(step)
 }
 
+export interface StepResolution {
+  index: number
+  name: string
+  kind: PrimitiveKind
+  /** Rejects with the primitive's error when the step's selectors cannot be resolved. */
+  resolved: Promise<ResolvedStep>
+}
+
 /**
- * Resolves every step of the scope to targets, all steps at once (resolution reads, never writes). Collects every
- * step's failure rather than stopping at the first, so the operator fixes the runbook once.
+ * Starts resolving every step of the scope to targets, all steps at once (resolution reads, never writes), and
+ * returns one promise per step, so a halt can start the first step while later ones are still resolving.
  */
-export async function resolveSteps(input: InvocationInput, primitives: PrimitiveSet, ctx: PrimitiveContext): Promise<ResolvedStep[]> {
+export function startResolving(input: InvocationInput, primitives: PrimitiveSet, ctx: PrimitiveContext): StepResolution[] {
   const steps = input.loaded.runbook.scopes[input.scope.level]?.steps ?? []
-  const results = await Promise.allSettled(
-    steps.map(async (raw, index): Promise<ResolvedStep> => {
-      const step = substituteStep(raw, input.scope)
-      const kind = stepKind(step)
+  return steps.map((raw, index) => {
+    const step = substituteStep(raw, input.scope)
+    const kind = stepKind(step)
+    const name = stepName(step)
+    const resolved = (async (): Promise<ResolvedStep> => {
       const primitive = await primitives.get(kind)
       const targets = await primitive.resolve(step[kind], ctx)
-      return { index, name: stepName(step), kind, primitive, targets }
-    }),
-  )
-  const failures = results.flatMap((r, step) =>
+      return { index, name, kind, primitive, targets }
+    })()
+    // Handled by whoever awaits it; without this an early failure would be an unhandled rejection.
+    resolved.catch(() => undefined)
+    return { index, name, kind, resolved }
+  })
+}
+
+/**
+ * Resolves every step; collects every step's failure rather than stopping at the first, so the operator fixes
+ * the runbook once. A target named by two steps is kept in the first only: its snapshot must be taken once.
+ */
+export async function resolveSteps(input: InvocationInput, primitives: PrimitiveSet, ctx: PrimitiveContext): Promise<ResolvedStep[]> {
+  const resolutions = startResolving(input, primitives, ctx)
+  const results = await Promise.allSettled(resolutions.map((r) => r.resolved))
+  const failures = results.flatMap((r, i) =>
     r.status === 'rejected'
-      ? [{ step, name: stepName(steps[step]!), message: (r.reason as Error).message, hint: (r.reason as { hint?: string }).hint }]
+      ? [{ step: i, name: resolutions[i]!.name, message: (r.reason as Error).message, hint: (r.reason as { hint?: string }).hint }]
       : [],
   )
   if (failures.length > 0) throw new ResolveError(failures)
   const resolved = results.map((r) => (r as PromiseFulfilledResult<ResolvedStep>).value)
-  const seen = new Map<string, number>()
+  const seen = new Set<string>()
   for (const step of resolved) {
-    step.targets = step.targets.filter((t) => {
-      // A target named by two steps is acted on by the first; its snapshot must be taken once.
-      if (seen.has(t.id)) return false
-      seen.set(t.id, step.index)
-      return true
-    })
+    step.targets = step.targets.filter((t) => !seen.has(t.id) && seen.add(t.id))
   }
   return resolved
 }

@@ -20,8 +20,10 @@ import {
   notifyInBackground,
   PrimitiveSet,
   primitiveContext,
-  resolveSteps,
+  startResolving,
+  ResolveError,
   type EnginePorts,
+  type StepResolution,
   type InvocationInput,
   type ResolvedStep,
 } from './engine.js'
@@ -68,10 +70,6 @@ export async function halt(input: HaltInput, ports: EnginePorts): Promise<HaltRe
   const audit = new AuditTrail(ports.stateDir)
   const runbookRef = { name: runbook.metadata.name, path: input.loaded.path, digest: input.loaded.digest }
   const topics = runbook.notify.sns
-
-  ports.emit({ type: 'phase', phase: 'identity', atMs: ports.now() })
-  const invoker = await identify(ports, warn)
-  const allowed = isAuthorized(invoker.arn, runbook.authority.principals)
   const report: HaltReport = {
     schemaVersion: REPORT_SCHEMA_VERSION,
     kind: 'halt',
@@ -80,8 +78,8 @@ export async function halt(input: HaltInput, ports: EnginePorts): Promise<HaltRe
     scope: input.scope.label,
     reason: input.reason,
     trigger: input.trigger,
-    invoker,
-    authority: { allowed, overridden: !allowed && input.overrideAuthority },
+    invoker: { arn: null, account: null, osUser: ports.osUser, host: ports.host },
+    authority: { allowed: false, overridden: false },
     runbook: runbookRef,
     timeToHaltMs: null,
     sloMs,
@@ -91,16 +89,7 @@ export async function halt(input: HaltInput, ports: EnginePorts): Promise<HaltRe
     targets: [],
     warnings,
   }
-  const auditBase = { invocation: haltId, invoker, trigger: input.trigger, scope: input.scope.label, reason: input.reason, runbook: runbookRef }
-
-  if (!allowed && !input.overrideAuthority) {
-    report.status = 'refused'
-    report.refusal = `caller ${invoker.arn ?? '(unknown: no STS identity)'} is not in the runbook's authority (${runbook.authority.principals.join(', ')}); an operator outside it may force the halt with --override-authority, which is audited and announced`
-    await audit.append({ ...auditBase, event: 'refused', outcome: { action: 'halt', refusal: report.refusal } })
-    await notifyInBackground(ports, topics, `killswitch REFUSED halt ${input.scope.label}`, { event: 'refused', action: 'halt', ...auditBase }, warn)
-    return report
-  }
-  if (!allowed) warn(`AUTHORITY OVERRIDDEN: ${invoker.arn ?? 'an unidentified caller'} halts ${input.scope.label} outside the runbook's authority; this is audited and announced`)
+  const auditBase = () => ({ invocation: haltId, invoker: report.invoker, trigger: input.trigger, scope: input.scope.label, reason: input.reason, runbook: runbookRef })
 
   const lock = await acquireLock(ports.stateDir, `halt --scope ${input.scope.label}`)
   if (lock.tookOverFrom) warn(`took over a stale lock left by pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command})`)
@@ -109,30 +98,48 @@ export async function halt(input: HaltInput, ports: EnginePorts): Promise<HaltRe
   const pacer = new Pacer()
   const ctx = primitiveContext(pacer, controller.signal, input.reason, haltId, warn)
   let journal: Journal | undefined
+  let finalRecord: 'halt' | 'none' = 'none'
   const notifications: Promise<void>[] = []
   try {
+    // Identity and resolution only read, so they run side by side; no mutation leaves before the authority check.
+    ports.emit({ type: 'phase', phase: 'identity', atMs: ports.now() })
+    const identity = identify(ports, warn)
+    const resolutions = startResolving(input, primitives, ctx)
+    report.invoker = await identity
+    const allowed = isAuthorized(report.invoker.arn, runbook.authority.principals)
+    report.authority = { allowed, overridden: !allowed && input.overrideAuthority }
+    if (!allowed && !input.overrideAuthority) {
+      report.status = 'refused'
+      report.refusal = `caller ${report.invoker.arn ?? '(unknown: no STS identity)'} is not in the runbook's authority (${runbook.authority.principals.join(', ')}); an operator outside it may force the halt with --override-authority, which is audited and announced`
+      await audit.append({ ...auditBase(), event: 'refused', outcome: { action: 'halt', refusal: report.refusal } })
+      notifications.push(notifyInBackground(ports, topics, `killswitch REFUSED halt ${input.scope.label}`, { event: 'refused', action: 'halt', ...auditBase() }, warn))
+      return report
+    }
+    if (!allowed) warn(`AUTHORITY OVERRIDDEN: ${report.invoker.arn ?? 'an unidentified caller'} halts ${input.scope.label} outside the runbook's authority; this is audited and announced`)
+
     const prior = await Journal.read(ports.stateDir)
     if (prior.tornTail) warn('the journal ended in a torn record (a crash mid-write); it was ignored')
     for (const u of prior.unfinished) warn(`resuming after an unfinished ${u.action} ${u.scope} (${u.invocation}, ${u.at})`)
     journal = await Journal.open(ports.stateDir)
-    await audit.append({ ...auditBase, event: 'halt-started', outcome: { overrideAuthority: report.authority.overridden } })
+    await audit.append({ ...auditBase(), event: 'halt-started', outcome: { overrideAuthority: report.authority.overridden } })
+    finalRecord = 'halt'
     notifications.push(
       notifyInBackground(
         ports,
         topics,
         `killswitch halt ${input.scope.label} started${report.authority.overridden ? ' (AUTHORITY OVERRIDDEN)' : ''}`,
-        { event: 'halt-started', ...auditBase, overrideAuthority: report.authority.overridden },
+        { event: 'halt-started', ...auditBase(), overrideAuthority: report.authority.overridden },
         warn,
       ),
     )
     await journal.append({ type: 'begin', invocation: haltId, action: 'halt', scope: input.scope.label, runbook: runbookRef.name, digest: runbookRef.digest, at: new Date().toISOString() })
-
     ports.emit({ type: 'phase', phase: 'resolve', atMs: ports.now() })
-    const steps = await resolveSteps(input, primitives, ctx)
-    report.breakdown.resolveMs = ports.now() - startupMs
 
     let confirmMs = 0
     if (input.confirm) {
+      // The operator confirms what was resolved: every step, before anything changes.
+      const steps = await resolveAll(resolutions)
+      report.breakdown.resolveMs = ports.now() - startupMs
       ports.emit({ type: 'phase', phase: 'confirm', atMs: ports.now() })
       const asked = ports.now()
       const yes = await input.confirm({
@@ -146,27 +153,34 @@ export async function halt(input: HaltInput, ports: EnginePorts): Promise<HaltRe
         report.status = 'refused'
         report.refusal = 'the operator declined the confirmation; nothing was changed'
         await journal.append({ type: 'end', invocation: haltId, status: 'declined', at: new Date().toISOString() })
-        await audit.append({ ...auditBase, event: 'refused', outcome: { action: 'halt', refusal: report.refusal } })
+        await audit.append({ ...auditBase(), event: 'refused', outcome: { action: 'halt', refusal: report.refusal } })
+        finalRecord = 'none'
         return report
       }
     }
 
     ports.emit({ type: 'phase', phase: 'apply', atMs: ports.now() })
     const applyStart = ports.now()
-    const results = await executeSteps(steps, prior.entries, journal, input, ports, ctx, haltId, report)
+    const results = await executeSteps(resolutions, prior.entries, journal, input, ports, ctx, haltId, report)
+    if (report.breakdown.resolveMs === 0) report.breakdown.resolveMs = Math.max(0, applyStart - startupMs)
     const verifiedTimes = results.flatMap((t) => (t.timings.verifiedMs !== undefined ? [t.timings.verifiedMs] : []))
     const appliedTimes = results.flatMap((t) => (t.timings.appliedMs !== undefined ? [t.timings.appliedMs] : []))
-    const failed = results.filter((t) => t.status === 'failed').length
+    const failedTargets = results.filter((t) => t.status === 'failed').length
+    const failedSteps = report.steps.filter((s) => s.error !== undefined).length
     report.targets = results
+    if (failedSteps === resolutions.length) {
+      // Nothing resolved, so nothing changed: a runbook or credentials problem, reported as such.
+      await resolveAll(resolutions)
+    }
     const lastVerified = verifiedTimes.length > 0 ? Math.max(...verifiedTimes) : ports.now()
     report.breakdown.applyMs = (appliedTimes.length > 0 ? Math.max(...appliedTimes) : applyStart) - applyStart
-    report.breakdown.verifyMs = lastVerified - applyStart - report.breakdown.applyMs
-    if (failed === 0) {
+    report.breakdown.verifyMs = Math.max(0, lastVerified - applyStart - report.breakdown.applyMs)
+    if (failedTargets === 0 && failedSteps === 0) {
       report.timeToHaltMs = Math.round(lastVerified - confirmMs)
       report.withinSlo = report.timeToHaltMs <= sloMs
       report.status = report.withinSlo ? 'halted' : 'slo-breached'
     } else {
-      report.status = failed === results.length ? 'failed' : 'partial'
+      report.status = failedTargets === results.length ? 'failed' : 'partial'
     }
     ports.emit({ type: 'phase', phase: 'done', atMs: ports.now() })
     await journal.append({ type: 'end', invocation: haltId, status: report.status, at: new Date().toISOString() })
@@ -180,25 +194,33 @@ export async function halt(input: HaltInput, ports: EnginePorts): Promise<HaltRe
     await journal?.close()
     await primitives.closeAll()
     await lock.release()
-    await audit
-      .append({
-        ...auditBase,
-        event: input.auditEvent ?? 'halt',
-        outcome: auditOutcome(report),
-      })
-      .catch((error: Error) => warn(`could not write the audit record: ${error.message}`))
-    notifications.push(
-      notifyInBackground(
-        ports,
-        topics,
-        `killswitch halt ${input.scope.label}: ${report.status}`,
-        { event: 'halt', ...auditBase, status: report.status, timeToHaltMs: report.timeToHaltMs, sloMs, withinSlo: report.withinSlo, targets: report.targets.length, failed: report.targets.filter((t) => t.status === 'failed').map((t) => t.id) },
-        warn,
-      ),
-    )
+    if (finalRecord === 'halt') {
+      await audit
+        .append({ ...auditBase(), event: input.auditEvent ?? 'halt', outcome: auditOutcome(report) })
+        .catch((error: Error) => warn(`could not write the audit record: ${error.message}`))
+      notifications.push(
+        notifyInBackground(
+          ports,
+          topics,
+          `killswitch halt ${input.scope.label}: ${report.status}`,
+          { event: 'halt', ...auditBase(), status: report.status, timeToHaltMs: report.timeToHaltMs, sloMs, withinSlo: report.withinSlo, targets: report.targets.length, failed: report.targets.filter((t) => t.status === 'failed').map((t) => t.id) },
+          warn,
+        ),
+      )
+    }
     await Promise.all(notifications)
   }
   return report
+}
+
+/** Every step resolved, or a ResolveError listing each step that could not be (targets deduplicated across steps). */
+async function resolveAll(resolutions: StepResolution[]): Promise<ResolvedStep[]> {
+  const results = await Promise.allSettled(resolutions.map((r) => r.resolved))
+  const failures = results.flatMap((r, i) =>
+    r.status === 'rejected' ? [{ step: i, name: resolutions[i]!.name, message: (r.reason as Error).message, hint: (r.reason as { hint?: string }).hint }] : [],
+  )
+  if (failures.length > 0) throw new ResolveError(failures)
+  return results.map((r) => (r as PromiseFulfilledResult<ResolvedStep>).value)
 }
 
 function auditOutcome(report: HaltReport): Record<string, unknown> {
@@ -215,7 +237,7 @@ function auditOutcome(report: HaltReport): Record<string, unknown> {
 }
 
 async function executeSteps(
-  steps: ResolvedStep[],
+  resolutions: StepResolution[],
   journaled: Map<string, JournalEntry>,
   journal: Journal,
   input: HaltInput,
@@ -227,12 +249,14 @@ async function executeSteps(
   let journaledCount = 0
   let appliedCount = 0
   const now = () => new Date().toISOString()
-  const gates = steps.map(() => new Gate())
-  const stepReports: StepReport[] = steps.map((s) => ({
+  const gates = resolutions.map(() => new Gate())
+  /** Target id → the step acting on it: a target two steps name is halted once, by whichever claims it first. */
+  const claimed = new Map<string, number>()
+  const stepReports: StepReport[] = resolutions.map((s) => ({
     index: s.index,
     name: s.name,
     kind: s.kind,
-    targets: s.targets.length,
+    targets: 0,
     status: 'halted',
     startedMs: ports.now(),
     appliedMs: null,
@@ -312,23 +336,43 @@ async function executeSteps(
   }
 
   const all: { report: TargetReport; verified: Promise<void> }[][] = []
-  const stepRuns = steps.map(async (step, i) => {
+  const stepRuns = resolutions.map(async (resolution, i) => {
     const previousStarted = i === 0 ? Promise.resolve() : gates[i - 1]!.promise
-    void previousStarted.then(() => {
-      stepReports[i]!.startedMs = ports.now()
-      ports.emit({ type: 'step', index: step.index, name: step.name, kind: step.kind, targets: step.targets.length, atMs: ports.now() })
+    const stepReport = stepReports[i]!
+    let step: ResolvedStep
+    try {
+      step = await resolution.resolved
+    } catch (error) {
+      stepReport.status = 'failed'
+      stepReport.error = errorMessage(error)
+      ports.emit({ type: 'warning', message: `step ${i + 1} ${resolution.name} could not be resolved, the other steps go on: ${stepReport.error}` })
+      await previousStarted
+      gates[i]!.open()
+      all[i] = []
+      return
+    }
+    const targets = step.targets.filter((t) => {
+      const owner = claimed.get(t.id)
+      if (owner !== undefined && owner !== i) return false
+      claimed.set(t.id, i)
+      return true
     })
-    const runs = await Promise.all(step.targets.map((t) => runTarget(step, t, previousStarted, () => gates[i]!.open())))
+    stepReport.targets = targets.length
+    void previousStarted.then(() => {
+      stepReport.startedMs = ports.now()
+      ports.emit({ type: 'step', index: step.index, name: step.name, kind: step.kind, targets: targets.length, atMs: ports.now() })
+    })
+    const runs = await Promise.all(targets.map((t) => runTarget(step, t, previousStarted, () => gates[i]!.open())))
     // A step none of whose targets got as far as a mutation must not hold back the steps after it.
     await previousStarted
     gates[i]!.open()
-    stepReports[i]!.appliedMs = ports.now()
+    stepReport.appliedMs = ports.now()
     all[i] = runs
     await Promise.all(runs.map((r) => r.verified))
     const failed = runs.filter((r) => r.report.status === 'failed').length
-    stepReports[i]!.status = failed === 0 ? 'halted' : failed === runs.length ? 'failed' : 'partial'
+    stepReport.status = failed === 0 ? 'halted' : failed === runs.length ? 'failed' : 'partial'
     const times = runs.flatMap((r) => (r.report.timings.verifiedMs !== undefined ? [r.report.timings.verifiedMs] : []))
-    stepReports[i]!.verifiedMs = times.length === runs.length && times.length > 0 ? Math.max(...times) : null
+    stepReport.verifiedMs = times.length === runs.length && times.length > 0 ? Math.max(...times) : null
   })
   await Promise.all(stepRuns)
   return all.flat().map((r) => r.report)

@@ -45,6 +45,8 @@ export interface StepReport {
   kind: PrimitiveKind
   targets: number
   status: 'halted' | 'failed' | 'partial'
+  /** Why the step could not be resolved; its targets are then unknown and the halt is partial. */
+  error?: string
   startedMs: number
   appliedMs: number | null
   verifiedMs: number | null

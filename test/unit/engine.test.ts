@@ -105,9 +105,26 @@ describe('halt', () => {
     expect(platform.mutations).toEqual([])
   })
 
-  it('an unresolvable selector stops the halt before any mutation', async () => {
+  it('halts the steps that resolve when another cannot be, and reports that step as failed', async () => {
     const platform = new FakePlatform({ 'refund-flag': 1 })
-    await expect(halt(haltInput('class=refund'), fakePorts(platform))).rejects.toThrow(/no such target: refund-fn-1, refund-fn-2/)
+    const report = await halt(haltInput('class=refund'), fakePorts(platform))
+    expect(report.status).toBe('partial')
+    expect(report.steps[1]).toMatchObject({ status: 'failed', error: expect.stringContaining('no such target: refund-fn-1, refund-fn-2') })
+    expect(platform.values.get('refund-flag')).toBe(0)
+  })
+
+  it('changes nothing when no step of the scope resolves', async () => {
+    const platform = new FakePlatform({ 'support-flag': 1 })
+    await expect(halt(haltInput('class=refund'), fakePorts(platform))).rejects.toThrow(/no such target: refund-flag/)
+    expect(platform.mutations).toEqual([])
+  })
+
+  it('with a confirmation, resolves everything first and changes nothing if a step cannot be resolved', async () => {
+    const platform = new FakePlatform({ 'refund-flag': 1 })
+    let asked = false
+    const confirm = async () => (asked = true)
+    await expect(halt(haltInput('class=refund', { confirm }), fakePorts(platform))).rejects.toThrow(/no such target: refund-fn-1/)
+    expect(asked).toBe(false)
     expect(platform.mutations).toEqual([])
   })
 })
