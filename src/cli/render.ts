@@ -34,13 +34,6 @@ export function seconds(ms: number | null | undefined): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(2)} s` : `${(ms / 1000).toFixed(1)} s`
 }
 
-/** Labels are short; where two targets of a list share one (same name in two accounts), show their ids. */
-function names<T extends { id: string; label: string }>(targets: T[]): Map<string, string> {
-  const count = new Map<string, number>()
-  for (const t of targets) count.set(t.label, (count.get(t.label) ?? 0) + 1)
-  return new Map(targets.map((t) => [t.id, count.get(t.label)! > 1 ? t.id : t.label]))
-}
-
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)))
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n')
@@ -69,9 +62,8 @@ export function renderHalt(r: HaltReport): string {
     const targets = r.targets.filter((t) => t.step === step.index)
     lines.push(`step ${step.index + 1} ${stepTitle(step)}: ${step.status}, ${targets.length} target(s), verified at ${seconds(step.verifiedMs)}`)
     const rows = [['  target', 'before', 'status', 'applied', 'verified']]
-    const shown = names(targets)
     for (const t of targets) {
-      rows.push([`  ${shown.get(t.id)}`, t.beforeText, t.status, seconds(t.timings.appliedMs), seconds(t.timings.verifiedMs)])
+      rows.push([`  ${t.label}`, t.beforeText, t.status, seconds(t.timings.appliedMs), seconds(t.timings.verifiedMs)])
     }
     lines.push(table(rows))
     for (const t of targets.filter((x) => x.error)) lines.push(`  ✗ ${t.id}: ${t.error}`)
@@ -93,8 +85,7 @@ export function renderRestore(r: RestoreReport): string {
     '',
   )
   const rows = [['target', 'snapshot', 'status']]
-  const shown = names(r.targets)
-  for (const t of r.targets) rows.push([shown.get(t.id)!, t.snapshotText, t.status === 'kept' ? `kept halted (held by ${t.heldBy?.join(', ')})` : t.status])
+  for (const t of r.targets) rows.push([t.label, t.snapshotText, t.status === 'kept' ? `kept halted (held by ${t.heldBy?.join(', ')})` : t.status])
   lines.push(table(rows))
   for (const t of r.targets.filter((x) => x.error)) lines.push(`✗ ${t.id}: ${t.error}`)
   return lines.join('\n') + '\n'
@@ -105,8 +96,7 @@ export function renderPlan(p: PlanReport): string {
   for (const step of p.steps) {
     lines.push(`step ${step.index + 1} ${stepTitle(step)}: ${step.targets.length} target(s)`)
     const rows = [['  target', 'now', 'will']]
-    const shown = names(step.targets)
-    for (const t of step.targets) rows.push([`  ${shown.get(t.id)}`, t.currentText, t.heldBy ? `${t.action}; held by ${t.heldBy.join(', ')}` : t.action])
+    for (const t of step.targets) rows.push([`  ${t.label}`, t.currentText, t.heldBy ? `${t.action}; held by ${t.heldBy.join(', ')}` : t.action])
     lines.push(table(rows))
   }
   const total = p.steps.reduce((n, s) => n + s.targets.length, 0)

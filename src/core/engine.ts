@@ -109,13 +109,19 @@ export function startResolving(input: InvocationInput, primitives: PrimitiveSet,
     const name = stepName(step)
     const resolved = (async (): Promise<ResolvedStep> => {
       const primitive = await primitives.get(kind)
-      const targets = await primitive.resolve(step[kind], ctx)
-      return { index, name, kind, primitive, targets }
+      return { index, name, kind, primitive, targets: distinctLabels(await primitive.resolve(step[kind], ctx)) }
     })()
     // Handled by whoever awaits it; without this an early failure would be an unhandled rejection.
     resolved.catch(() => undefined)
     return { index, name, kind, resolved }
   })
+}
+
+/** Labels are short names; where two targets share one (the same function in two accounts), both take their id. */
+function distinctLabels(targets: Target[]): Target[] {
+  const count = new Map<string, number>()
+  for (const t of targets) count.set(t.label, (count.get(t.label) ?? 0) + 1)
+  return targets.map((t) => (count.get(t.label)! > 1 ? { ...t, label: t.id } : t))
 }
 
 /**

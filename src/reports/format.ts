@@ -39,7 +39,12 @@ export function seconds(ms: number | null | undefined): string {
 export function marginToSlo(report: DrillReport): string {
   if (report.timeToHaltMs === null) return '—'
   const margin = report.timeToHaltMs - report.sloMs
-  return `${margin > 0 ? '+' : '-'}${seconds(Math.abs(margin))}`
+  return `${seconds(Math.abs(margin))} ${margin > 0 ? 'over' : 'under'} the SLO`
+}
+
+/** `Step 2: deny roles (denyAll)`, or `Step 2: denyAll` when the step has no name of its own. */
+export function stepTitle(step: { index: number; name: string; kind: string }): string {
+  return `Step ${step.index + 1}: ${step.name === step.kind ? step.kind : `${step.name} (${step.kind})`}`
 }
 
 export interface StepWithTargets {

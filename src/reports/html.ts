@@ -122,7 +122,7 @@ function figures(report: DrillReport, history: HistorySummary, options: RenderOp
         )
   return [
     '<section class="figures">',
-    figure('Time-to-halt', h(seconds(report.timeToHaltMs)), `${h(marginToSlo(report))} against the SLO`),
+    figure('Time-to-halt', h(seconds(report.timeToHaltMs)), h(marginToSlo(report))),
     figure('SLO', h(seconds(report.sloMs)), report.withinSlo ? 'met' : 'not met'),
     past,
     figure('Targets', String(targets.length), `${report.halt?.steps.length ?? 0} step(s), ${failedTargets(report).length} failed, ${report.mismatches.length} mismatch(es)`),

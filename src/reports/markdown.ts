@@ -14,6 +14,7 @@ import {
   VERDICT_MEANING,
   VERDICT_TITLE,
   type RenderOptions,
+  stepTitle,
 } from './format.js'
 import type { HistorySummary } from './history.js'
 
@@ -81,7 +82,7 @@ function targetCounts(report: DrillReport): string {
 function stepSections(report: DrillReport): string[] {
   const restoreOf = new Map(report.restore?.targets.map((t) => [t.id, t]))
   return stepsWithTargets(report).flatMap(({ step, targets }) => [
-    `### Step ${step.index + 1}: ${inline(step.name)} (${step.kind}), ${step.status}, verified at ${seconds(step.verifiedMs)}`,
+    `### ${inline(stepTitle(step))}, ${step.status}, verified at ${seconds(step.verifiedMs)}`,
     '',
     ...table(
       ['Target', 'Before', 'Halt', 'Applied', 'Verified', 'Restore'],

@@ -9,7 +9,7 @@
 import type { DrillReport } from '../core/drill.js'
 import type { TargetReport } from '../core/report.js'
 import { escapeHtml } from './escape.js'
-import { seconds, stepsWithTargets } from './format.js'
+import { seconds, stepsWithTargets, stepTitle } from './format.js'
 
 const WIDTH = 1200
 const LABEL_GUTTER = 280
@@ -53,7 +53,7 @@ export function renderTimeline(report: DrillReport): string {
   groups.forEach(({ step, targets }, i) => {
     const groupHeight = STEP_HEADER + targets.length * row + 6
     if (i % 2 === 0) bands.push(`<path class="band" d="M0 ${y}H${WIDTH}V${y + groupHeight}H0Z"/>`)
-    const title = `Step ${step.index + 1}: ${step.name} (${step.kind}), ${step.targets} target(s), ${step.status}, verified at ${seconds(step.verifiedMs)}`
+    const title = `${stepTitle(step)}, ${step.targets} target(s), ${step.status}, verified at ${seconds(step.verifiedMs)}`
     body.push(`<text class="step-label" x="8" y="${y + 15}">${escapeHtml(title)}</text>`)
     y += STEP_HEADER
     for (const target of targets) {

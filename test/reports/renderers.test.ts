@@ -42,7 +42,7 @@ describe('JUnit report', () => {
   it('fails the SLO testcase on a breach, with the figures', () => {
     const xml = renderJunit(breachedReport(), noHistory, plain)
     expect(xml).toContain('failures="1" errors="0"')
-    expect(xml).toMatch(/name="time-to-halt within SLO" time="45\.000">\n\s*<failure message="time-to-halt 45\.00 s breached the SLO of 30\.00 s \(\+15\.00 s\)" type="slo-breached">/)
+    expect(xml).toMatch(/name="time-to-halt within SLO" time="45\.000">\n\s*<failure message="time-to-halt 45\.00 s breached the SLO of 30\.00 s \(15\.00 s over the SLO\)" type="slo-breached">/)
   })
 
   it('fails the mismatched target with the reason', () => {
@@ -77,7 +77,7 @@ describe('Markdown report', () => {
   it('states the verdict, the figures, the history and a table per step', () => {
     const md = renderMarkdown(passingReport(), history, plain)
     expect(md).toContain('## ✅ killswitch drill: PASS, class=refund')
-    expect(md).toContain('| Time-to-halt | **3.94 s** (SLO 30.00 s, -26.06 s) |')
+    expect(md).toContain('| Time-to-halt | **3.94 s** (SLO 30.00 s, 26.06 s under the SLO) |')
     expect(md).toContain('| Past drills | **slower than usual**; 12 drill(s): p50 3.90 s, p95 4.10 s; trend 3.80 s → 3.95 s → 4.10 s → 3.94 s (this drill)')
     expect(count(md, /^### Step \d/gm)).toBe(3)
     expect(md).toContain('### Step 2: deny roles (denyAll), halted, verified at 2.92 s')
