@@ -6,7 +6,7 @@ import { KillswitchCommand, EXIT_TABLE } from '../cli/base-command.js'
 import { UsageError } from '../cli/errors.js'
 import { sandboxEnvironment } from '../sandbox/attach.js'
 import { seedFromRunbook } from '../sandbox/fleet.js'
-import { PROFILES, type ProfileName } from '../sandbox/realism.js'
+import { parseKnobs, PROFILES, type ProfileName } from '../sandbox/realism.js'
 import { parseSeed, type SeedInput } from '../sandbox/seed.js'
 import { startSandbox } from '../sandbox/server.js'
 
@@ -16,7 +16,7 @@ export default class SandboxCommand extends KillswitchCommand {
   static override examples = [
     '<%= config.bin %> sandbox --runbook runbooks/sandbox.yaml',
     'eval "$(<%= config.bin %> sandbox --runbook runbooks/sandbox.yaml --port 4599 &)"',
-    '<%= config.bin %> sandbox --seed test/fixtures/seed.yaml --profile realistic',
+    '<%= config.bin %> sandbox --seed my-seed.yaml --profile realistic --knob lambda.errorRate=0.1 --knob iamPropagationMs=5000',
   ]
   static override flags = {
     runbook: Flags.string({ char: 'r', description: 'Generate a fleet matching this runbook\'s selectors.', env: 'KILLSWITCH_RUNBOOK', exclusive: ['seed'] }),
@@ -24,6 +24,11 @@ export default class SandboxCommand extends KillswitchCommand {
     'agents-per-class': Flags.integer({ description: 'Agents per class when generating from a runbook.', env: 'KILLSWITCH_SANDBOX_AGENTS_PER_CLASS', default: 3, min: 1 }),
     port: Flags.integer({ char: 'p', description: 'Port on 127.0.0.1 (0 picks a free one).', env: 'KILLSWITCH_SANDBOX_PORT', default: 0, min: 0, max: 65535 }),
     profile: Flags.string({ description: 'Latency, rate limits and faults.', env: 'KILLSWITCH_SANDBOX_PROFILE', options: Object.keys(PROFILES), default: 'instant' }),
+    knob: Flags.string({
+      description: 'Set one realism knob over the profile, e.g. lambda.errorRate=0.1, iam.latencyMs=200, iamPropagationMs=5000 (repeatable).',
+      multiple: true,
+      default: [],
+    }),
   }
 
   async run(): Promise<void> {
@@ -38,7 +43,13 @@ export default class SandboxCommand extends KillswitchCommand {
       seedInput = parseYaml(text) as SeedInput
     }
     const seed = parseSeed(seedInput)
-    const sandbox = await startSandbox({ seed, profile: flags.profile as ProfileName, port: flags.port })
+    let overrides
+    try {
+      overrides = parseKnobs(flags.knob)
+    } catch (error) {
+      throw new UsageError((error as Error).message)
+    }
+    const sandbox = await startSandbox({ seed, profile: flags.profile as ProfileName, port: flags.port, overrides })
     const env = sandboxEnvironment(sandbox, loaded?.runbook, seed)
     if (flags.json) process.stdout.write(JSON.stringify({ url: sandbox.url, env }, null, 2) + '\n')
     else process.stdout.write(Object.entries(env).map(([k, v]) => `export ${k}=${v}`).join('\n') + '\n')

@@ -203,8 +203,12 @@ export function seedFromRunbook(runbook: Runbook, options: FleetOptions = {}): S
           project,
           {
             environments: Object.fromEntries([...p.environments].map((env) => [env, { sdkKey: `sdk-sandbox-${project}-${env}` }])),
-            // One flag in five starts off: a halt must keep it off and a restore must not turn it on.
-            flags: [...p.keys].map(([key, env]): { key: string; on: Record<string, boolean> } => ({ key, on: { [env]: ++flagIndex % 5 !== 3 } })),
+            // Some flags start off (every class's "tools" flag, one in five of the rest): a halt must keep them off
+            // and a restore must not turn them on.
+            flags: [...p.keys].map(([key, env]): { key: string; on: Record<string, boolean> } => ({
+              key,
+              on: { [env]: !key.endsWith('-tools-enabled') && ++flagIndex % 5 !== 3 },
+            })),
           },
         ]),
       ),

@@ -174,3 +174,35 @@ export class Realism {
     return taken.ok ? { kind: 'serve' } : { kind: 'throttle', retryAfterSeconds: Math.max(1, Math.ceil(taken.waitMs / 1000)) }
   }
 }
+
+const API_KNOBS = ['latencyMs', 'jitterMs', 'errorRate', 'throttleRate', 'resetRate', 'stallRate', 'stallMs'] as const
+const PROFILE_KNOBS = ['rateLimits', 'iamRatePerSecond', 'iamPropagationMs', 'streamPushDelayMs', 'controllerDelayMs'] as const
+
+/**
+ * Parses knob settings such as `lambda.errorRate=0.1`, `iam.latencyMs=200` or `iamPropagationMs=5000` into
+ * profile overrides; throws with the valid names on anything else.
+ */
+export function parseKnobs(settings: readonly string[]): ProfileOverrides {
+  const overrides: ProfileOverrides = {}
+  for (const setting of settings) {
+    const m = /^(?:([a-z]+)\.)?([A-Za-z]+)=(.+)$/.exec(setting)
+    const usage = `write API.KNOB=VALUE (APIs: ${SANDBOX_APIS.join(', ')}; knobs: ${API_KNOBS.join(', ')}) or KNOB=VALUE (${PROFILE_KNOBS.join(', ')})`
+    if (!m) throw new Error(`"${setting}" is not a knob setting; ${usage}`)
+    const [, api, knob, raw] = m as unknown as [string, string | undefined, string, string]
+    if (api !== undefined) {
+      if (!(SANDBOX_APIS as readonly string[]).includes(api) || !(API_KNOBS as readonly string[]).includes(knob)) throw new Error(`unknown knob "${api}.${knob}"; ${usage}`)
+      const value = Number(raw)
+      if (!Number.isFinite(value) || value < 0 || (knob.endsWith('Rate') && value > 1)) throw new Error(`"${setting}": ${knob} takes ${knob.endsWith('Rate') ? 'a probability from 0 to 1' : 'milliseconds ≥ 0'}`)
+      overrides.apis ??= {}
+      overrides.apis[api as SandboxApi] = { ...overrides.apis[api as SandboxApi], [knob]: value }
+    } else if (knob === 'rateLimits') {
+      if (raw !== 'true' && raw !== 'false') throw new Error(`"${setting}": rateLimits takes true or false`)
+      overrides.rateLimits = raw === 'true'
+    } else if ((PROFILE_KNOBS as readonly string[]).includes(knob)) {
+      const value = Number(raw)
+      if (!Number.isFinite(value) || value < 0) throw new Error(`"${setting}": ${knob} takes a number ≥ 0`)
+      Object.assign(overrides, { [knob]: value })
+    } else throw new Error(`unknown knob "${knob}"; ${usage}`)
+  }
+  return overrides
+}

@@ -55,6 +55,9 @@ describe('halt and restore a class, end to end', () => {
     }
     expect(Object.keys(after.pods).filter(refund)).toEqual([])
     expect(after.flags['agents/production/refund-agents-enabled']).toBe(false)
+    expect(before.flags['agents/production/refund-tools-enabled']).toBe(false)
+    expect(after.flags['agents/production/refund-tools-enabled']).toBe(false)
+    expect(result.targets.find((t: any) => t.id === 'flag:agents:production:refund-tools-enabled')).toMatchObject({ status: 'already-halted', before: { on: false } })
   })
 
   it('announces the halt on SNS without any secret', async () => {
@@ -96,6 +99,9 @@ describe('halt and restore a class, end to end', () => {
     expect(after.iam).toEqual(before.iam)
     expect(after.workloads).toEqual(before.workloads)
     expect(after.flags).toEqual(before.flags)
+    // The flag that was already off was never turned on: LaunchDarkly's change log has no turnFlagOn for it.
+    const changes = (h.sandbox.state() as any).launchdarkly.changes
+    expect(changes.filter((c: any) => c.flag === 'refund-tools-enabled' && c.instruction === 'turnFlagOn')).toEqual([])
   })
 
   it('leaves an audit trail that verifies', async () => {

@@ -118,3 +118,20 @@ describe('authority', () => {
     expect(isAuthorized(null, principals)).toBe(false)
   })
 })
+
+describe('sandbox knobs', async () => {
+  const { parseKnobs, buildProfile } = await import('../../src/sandbox/realism.js')
+  it('sets one knob of one API, or a profile-wide one, over a profile', () => {
+    const overrides = parseKnobs(['lambda.errorRate=0.1', 'iam.latencyMs=200', 'iamPropagationMs=5000', 'rateLimits=false'])
+    const profile = buildProfile('realistic', overrides)
+    expect(profile.apis.lambda.errorRate).toBe(0.1)
+    expect(profile.apis.lambda.latencyMs).toBe(40)
+    expect(profile.apis.iam.latencyMs).toBe(200)
+    expect(profile.iamPropagationMs).toBe(5000)
+    expect(profile.rateLimits).toBe(false)
+  })
+  it('names the valid knobs when one is wrong', () => {
+    expect(() => parseKnobs(['lambda.errorRat=0.1'])).toThrow(/unknown knob "lambda.errorRat"; write API.KNOB=VALUE \(APIs: lambda, iam/)
+    expect(() => parseKnobs(['lambda.errorRate=2'])).toThrow(/a probability from 0 to 1/)
+  })
+})
