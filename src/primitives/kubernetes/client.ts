@@ -1,6 +1,6 @@
 /**
  * The narrow view of the Kubernetes API that scale-to-zero uses: exactly the calls it makes, so that unit tests
- * run against an in-memory fake and the SDK stays behind `sdk-client.ts`.
+ * run against an in-memory fake and the HTTP details stay in `http-client.ts`.
  */
 
 export type WorkloadKind = 'deployment' | 'statefulset'
@@ -55,7 +55,7 @@ export interface KubernetesClient {
   deletePod(namespace: string, name: string, gracePeriodSeconds: number, signal: AbortSignal): Promise<void>
   /**
    * Watches the pods from `resourceVersion`. `onEnd` is called once when the watch ends: with no argument when the
-   * server closed it, with the error otherwise (including the client's own 30 s timeout, a `TimeoutError`).
+   * server closed it, with the error otherwise (including a silent connection given up after 40 s, a `TimeoutError`; the server ends a watch after 30 s).
    */
   watchPods(
     namespace: string,

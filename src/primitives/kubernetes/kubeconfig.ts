@@ -65,7 +65,7 @@ export interface KubernetesConnection {
   auth: KubernetesAuth
 }
 
-/** The in-cluster context name client-go and client-node use, kept so journals written by either stay valid. */
+/** The in-cluster context name @kubernetes/client-node used, kept so that journals written with it stay valid. */
 const IN_CLUSTER_CONTEXT = 'inClusterContext'
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
 

@@ -9,7 +9,7 @@ import type { ScaleToZeroSpec } from '../../core/runbook/schema.js'
 import { pollUntil } from '../../core/wait.js'
 import type { PrimitiveConfig } from '../registry.js'
 import type { KubernetesClient, KubernetesConnector, Workload, WorkloadKind, WorkloadRef } from './client.js'
-import { connectWithKubeconfig } from './sdk-client.js'
+import { connectWithKubeconfig } from './http-client.js'
 import { waitUntilPodsGone } from './wait-for-pods-gone.js'
 
 export const REPLICAS_BEFORE_ANNOTATION = 'killswitch.dev/replicas-before'

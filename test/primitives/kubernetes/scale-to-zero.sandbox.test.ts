@@ -1,5 +1,5 @@
 /**
- * End to end: the scale-to-zero primitive through @kubernetes/client-node against the sandbox's Kubernetes plane,
+ * End to end: the scale-to-zero primitive through its HTTP client against the sandbox's Kubernetes plane,
  * reached through the kubeconfig the sandbox writes, as in production.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

@@ -1,0 +1,195 @@
+/**
+ * The HTTP client's request shapes against a recording loopback server (plain http): merge patches, DeleteOptions,
+ * label selectors, the watch's query and its NDJSON stream split across chunks, 429s waited out, and a scale of
+ * zero that arrives without `spec.replicas`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import type { KubernetesClient, PodWatchEvent } from '../../../src/primitives/kubernetes/client.js'
+import { connectWithKubeconfig } from '../../../src/primitives/kubernetes/http-client.js'
+
+interface Recorded {
+  method: string
+  path: string
+  query: Record<string, string>
+  contentType?: string
+  authorization?: string
+  body: unknown
+}
+
+type Handler = (request: Recorded, response: ServerResponse) => void
+
+describe('the HTTP client', () => {
+  let dir: string
+  let server: Server
+  let client: KubernetesClient
+  let recorded: Recorded[]
+  let handle: Handler
+  const signal = new AbortController().signal
+  const json = (response: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}) => {
+    response.writeHead(code, { 'content-type': 'application/json', ...headers })
+    response.end(JSON.stringify(body))
+  }
+
+  beforeAll(async () => {
+    server = createServer(async (request: IncomingMessage, response) => {
+      const chunks: Buffer[] = []
+      for await (const chunk of request) chunks.push(chunk as Buffer)
+      const url = new URL(request.url ?? '/', 'http://localhost')
+      const text = Buffer.concat(chunks).toString()
+      const entry: Recorded = {
+        method: request.method ?? '',
+        path: url.pathname,
+        query: Object.fromEntries(url.searchParams),
+        contentType: request.headers['content-type'],
+        authorization: request.headers.authorization,
+        body: text === '' ? undefined : JSON.parse(text),
+      }
+      recorded.push(entry)
+      handle(entry, response)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    dir = await mkdtemp(join(tmpdir(), 'killswitch-http-'))
+    await writeFile(
+      join(dir, 'kubeconfig'),
+      `clusters:
+- name: local
+  cluster: {server: 'http://127.0.0.1:${(server.address() as AddressInfo).port}/proxy/'}
+users:
+- name: admin
+  user: {username: admin, password: 'pa:ss'}
+contexts:
+- name: local
+  context: {cluster: local, user: admin}
+current-context: local
+`,
+    )
+    client = await connectWithKubeconfig({ kubeconfig: join(dir, 'kubeconfig'), env: {} })()
+  })
+  beforeEach(() => {
+    recorded = []
+  })
+  afterAll(async () => {
+    server?.closeAllConnections()
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('merge-patches the scale and the annotations under the server path, with basic auth', async () => {
+    handle = (_, response) => json(response, 200, {})
+    const ref = { namespace: 'agents', kind: 'statefulset', name: 'refund-worker' } as const
+
+    await client.patchScaleReplicas(ref, 0, signal)
+    await client.patchAnnotations(ref, { 'killswitch.dev/replicas-before': null }, signal)
+
+    const basic = `Basic ${Buffer.from('admin:pa:ss').toString('base64')}`
+    expect(recorded).toEqual([
+      { method: 'PATCH', path: '/proxy/apis/apps/v1/namespaces/agents/statefulsets/refund-worker/scale', query: {}, contentType: 'application/merge-patch+json', authorization: basic, body: { spec: { replicas: 0 } } },
+      { method: 'PATCH', path: '/proxy/apis/apps/v1/namespaces/agents/statefulsets/refund-worker', query: {}, contentType: 'application/merge-patch+json', authorization: basic, body: { metadata: { annotations: { 'killswitch.dev/replicas-before': null } } } },
+    ])
+  })
+
+  it('reads a scale without spec.replicas as 0', async () => {
+    handle = (_, response) => json(response, 200, { kind: 'Scale', apiVersion: 'autoscaling/v1', spec: {}, status: { replicas: 0 } })
+    expect(await client.readScaleReplicas({ namespace: 'agents', kind: 'deployment', name: 'refund-api' }, signal)).toBe(0)
+  })
+
+  it('lists with the label selector and maps the workload spec', async () => {
+    handle = (_, response) =>
+      json(response, 200, {
+        kind: 'StatefulSetList',
+        items: [
+          {
+            metadata: { name: 'ledger', namespace: 'agents', annotations: { a: 'b' } },
+            spec: { selector: { matchLabels: { app: 'ledger' } }, podManagementPolicy: 'Parallel', template: { spec: { terminationGracePeriodSeconds: 5 } } },
+          },
+        ],
+      })
+
+    expect(await client.listWorkloads('agents', 'statefulset', 'class=refund,tier in (a,b)', signal)).toEqual([
+      { namespace: 'agents', kind: 'statefulset', name: 'ledger', podSelector: 'app=ledger', annotations: { a: 'b' }, terminationGracePeriodSeconds: 5, podManagementPolicy: 'Parallel' },
+    ])
+    expect(recorded[0]).toMatchObject({ method: 'GET', path: '/proxy/apis/apps/v1/namespaces/agents/statefulsets', query: { labelSelector: 'class=refund,tier in (a,b)' } })
+  })
+
+  it('deletes a pod with DeleteOptions carrying the grace period; a pod already gone is not an error', async () => {
+    handle = (request, response) =>
+      request.path.endsWith('/gone') ? json(response, 404, { kind: 'Status', reason: 'NotFound', code: 404 }) : json(response, 200, {})
+
+    await client.deletePod('agents', 'refund-api-1', 0, signal)
+    await client.deletePod('agents', 'gone', 0, signal)
+
+    expect(recorded[0]).toMatchObject({
+      method: 'DELETE',
+      path: '/proxy/api/v1/namespaces/agents/pods/refund-api-1',
+      contentType: 'application/json',
+      body: { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 },
+    })
+    expect(recorded).toHaveLength(2)
+  })
+
+  it('waits out a 429 for its Retry-After and sends the request again', async () => {
+    let answered = 0
+    handle = (_, response) =>
+      answered++ === 0
+        ? json(response, 429, { kind: 'Status', reason: 'TooManyRequests', code: 429 }, { 'retry-after': '0' })
+        : json(response, 200, { metadata: { resourceVersion: '42' }, items: [{ metadata: { name: 'p-1' } }] })
+
+    expect(await client.listPods('agents', 'app=refund', signal)).toEqual({ names: ['p-1'], resourceVersion: '42' })
+    expect(recorded).toHaveLength(2)
+  })
+
+  it('watches from the resourceVersion and parses events split across chunks until the server ends the stream', async () => {
+    handle = (_, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.write('{"type":"MODIFIED","object":{"metadata":{"name":"p-1","deletionTimestamp":"2024-01-01T00:00:00Z"}}}\n{"type":"DEL')
+      setImmediate(() => {
+        response.write('ETED","object":{"metadata":{"name":"p-1"}}}\n{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"50"}}}\n')
+        response.end('{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}}')
+      })
+    }
+    const events: PodWatchEvent[] = []
+    const ended = new Promise<unknown>((resolve) => {
+      void client.watchPods('agents', 'app=refund', '42', (event) => events.push(event), (error) => resolve(error ?? 'closed by server'))
+    })
+
+    expect(await ended).toBe('closed by server')
+    expect(events).toEqual([{ type: 'MODIFIED', name: 'p-1' }, { type: 'DELETED', name: 'p-1' }, { type: 'BOOKMARK' }, { type: 'ERROR' }])
+    expect(recorded[0]).toMatchObject({
+      method: 'GET',
+      path: '/proxy/api/v1/namespaces/agents/pods',
+      query: { labelSelector: 'app=refund', watch: 'true', resourceVersion: '42', allowWatchBookmarks: 'true', timeoutSeconds: '30' },
+    })
+  })
+
+  it('ends a stopped watch with an AbortError and no further events', async () => {
+    handle = (_, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.write('{"type":"ADDED","object":{"metadata":{"name":"p-1"}}}\n')
+    }
+    const events: PodWatchEvent[] = []
+    let end: (error: unknown) => void = () => undefined
+    const ended = new Promise<unknown>((resolve) => (end = resolve))
+    const watch = await client.watchPods('agents', 'app=refund', '42', (event) => {
+      events.push(event)
+      // The watch handle exists only once watchPods resolves, which may be after the first event.
+      setImmediate(() => watch.stop())
+    }, end)
+
+    expect(await ended).toMatchObject({ name: 'AbortError' })
+    expect(events).toEqual([{ type: 'ADDED', name: 'p-1' }])
+  })
+
+  it('rejects with the signal reason when the operation aborts mid-request', async () => {
+    handle = () => undefined
+    const controller = new AbortController()
+    const reading = client.listPods('agents', 'app=refund', controller.signal)
+    const reason = new Error('halt timed out')
+    setImmediate(() => controller.abort(reason))
+    await expect(reading).rejects.toBe(reason)
+  })
+})
