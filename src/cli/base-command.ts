@@ -64,17 +64,23 @@ export abstract class KillswitchCommand extends Command {
     return resolve(flags['state-dir'])
   }
 
-  /** Prints the result and ends with its exit code. */
-  protected finish(result: unknown, human: string, exitCode: number): void {
-    if (this.jsonMode) process.stdout.write(envelope(this.id ?? 'killswitch', exitCode, result) + '\n')
-    else process.stdout.write(human)
+  /**
+   * Prints the result and ends with its exit code. Waits until stdout has taken the whole result: a report of
+   * thousands of targets overflows a pipe, and exiting before it drains would cut the JSON short.
+   */
+  protected async finish(result: unknown, human: string, exitCode: number): Promise<void> {
+    const text = this.jsonMode ? envelope(this.id ?? 'killswitch', exitCode, result) + '\n' : human
+    await new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())))
     if (exitCode !== 0) this.exit(exitCode)
   }
 
   protected override async catch(error: Interfaces.CommandError): Promise<void> {
     if ((error as { code?: string }).code === 'EEXIT') throw error
     const described = describeError(error)
-    if (this.jsonMode) process.stdout.write(envelope(this.id ?? 'killswitch', described.exitCode, null, described) + '\n')
+    if (this.jsonMode) {
+      const text = envelope(this.id ?? 'killswitch', described.exitCode, null, described) + '\n'
+      await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()))
+    }
     process.stderr.write(`killswitch: ${described.message}\n${described.hint ? `  → ${described.hint}\n` : ''}`)
     if (this.verboseMode && error.stack) process.stderr.write(`${error.stack}\n`)
     this.exit(described.exitCode)

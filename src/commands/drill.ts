@@ -66,6 +66,6 @@ export default class Drill extends KillswitchCommand {
       stateDir,
       githubStepSummary: process.env.GITHUB_STEP_SUMMARY,
     })
-    this.finish({ ...report, reports: written }, renderDrill(report, { ...written }), drillExitCode(report))
+    await this.finish({ ...report, reports: written }, renderDrill(report, { ...written }), drillExitCode(report))
   }
 }

@@ -55,6 +55,6 @@ export default class Halt extends KillswitchCommand {
       ports,
     )
     progress.stop()
-    this.finish(report, renderHalt(report), haltExitCode(report))
+    await this.finish(report, renderHalt(report), haltExitCode(report))
   }
 }

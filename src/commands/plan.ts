@@ -16,6 +16,6 @@ export default class Plan extends KillswitchCommand {
     const { loaded, scope, ports } = await prepare(flags.runbook, flags.scope, this.stateDir(flags), progress)
     const report = await planHalt({ loaded, scope, reason: 'plan', trigger: this.trigger(undefined) }, ports)
     progress.stop()
-    this.finish(report, renderPlan(report), EXIT.OK)
+    await this.finish(report, renderPlan(report), EXIT.OK)
   }
 }

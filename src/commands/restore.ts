@@ -46,6 +46,6 @@ export default class Restore extends KillswitchCommand {
       ports,
     )
     progress.stop()
-    this.finish(report, renderRestore(report), restoreExitCode(report))
+    await this.finish(report, renderRestore(report), restoreExitCode(report))
   }
 }

@@ -18,6 +18,6 @@ export default class Status extends KillswitchCommand {
     const credentials = flags.runbook ? (await loadRunbook(flags.runbook)).runbook.credentials : {}
     const ports = createPorts({ credentials, stateDir: this.stateDir(flags), emit: () => undefined })
     const report = await readStatus(ports, flags.runbook !== undefined)
-    this.finish(report, renderStatus(report), EXIT.OK)
+    await this.finish(report, renderStatus(report), EXIT.OK)
   }
 }

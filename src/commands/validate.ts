@@ -19,12 +19,12 @@ export default class Validate extends KillswitchCommand {
       if (flags.scope) parseScope(flags.scope, runbook)
       const scopes = (['agent', 'class', 'global'] as const).filter((s) => runbook.scopes[s])
       const result = { valid: true, runbook: { name: runbook.metadata.name, path, digest }, scopes, classes: runbook.classes, problems: [] }
-      this.finish(result, `${path}: valid runbook "${runbook.metadata.name}" (scopes: ${scopes.join(', ')}; classes: ${runbook.classes.join(', ')})\n`, EXIT.OK)
+      await this.finish(result, `${path}: valid runbook "${runbook.metadata.name}" (scopes: ${scopes.join(', ')}; classes: ${runbook.classes.join(', ')})\n`, EXIT.OK)
     } catch (error) {
       if (!(error instanceof RunbookError)) throw error
       const result = { valid: false, problems: error.problems }
       process.stderr.write(`${error.problems.length} problem(s):\n`)
-      this.finish(result, error.problems.map(formatProblem).join('\n') + '\n', EXIT.USAGE)
+      await this.finish(result, error.problems.map(formatProblem).join('\n') + '\n', EXIT.USAGE)
     }
   }
 }

@@ -70,6 +70,10 @@ export function seedFromRunbook(runbook: Runbook, options: FleetOptions = {}): S
   const flags = new Map<string, { environments: Set<string>; keys: Map<string, string> }>()
 
   const ids = agentIds(runbook, perClass)
+  // Substituted steps are shared: the global scope's once, a class's once per class. A fleet of 10,000 agents
+  // must not substitute a 10,000-flag step 10,000 times.
+  const substituted = new Map<string, Step[]>()
+  const flagStepsSeen = new Set<string>()
   let agentIndex = 0
   for (const [cls, agents] of ids) {
     for (const agent of agents) {
@@ -79,10 +83,14 @@ export function seedFromRunbook(runbook: Runbook, options: FleetOptions = {}): S
       const workloads = new Map<string, Tags>()
       const extraWorkloads: { ns: string; kind: string; name: string }[] = []
       for (const level of ['agent', 'class', 'global'] as const) {
-        const steps = runbook.scopes[level]?.steps ?? []
-        const scope: Scope = { level, label: level, variables: level === 'agent' ? { agent, class: cls } : level === 'class' ? { class: cls } : {} }
-        for (const raw of steps) {
-          const step: Step = substituteStep(raw, scope)
+        const key = level === 'agent' ? `agent:${agent}` : level === 'class' ? `class:${cls}` : 'global'
+        let steps = substituted.get(key)
+        if (!steps) {
+          const scope: Scope = { level, label: level, variables: level === 'agent' ? { agent, class: cls } : level === 'class' ? { class: cls } : {} }
+          steps = (runbook.scopes[level]?.steps ?? []).map((raw) => substituteStep(raw, scope))
+          if (level !== 'agent') substituted.set(key, steps)
+        }
+        for (const [stepIndex, step] of steps.entries()) {
           if (step.lambdaConcurrencyZero) {
             const f = step.lambdaConcurrencyZero.functions
             Object.assign(fn.tags, f.tags)
@@ -107,7 +115,8 @@ export function seedFromRunbook(runbook: Runbook, options: FleetOptions = {}): S
               extraWorkloads.push({ ns: s.namespace, kind, name })
             }
           }
-          if (step.flagOff) {
+          if (step.flagOff && !flagStepsSeen.has(`${key}#${stepIndex}`)) {
+            flagStepsSeen.add(`${key}#${stepIndex}`)
             const f = step.flagOff
             let project = flags.get(f.project)
             if (!project) {

@@ -10,6 +10,6 @@ export default class AuditVerify extends KillswitchCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(AuditVerify)
     const verdict = await verifyTrail(this.stateDir(flags))
-    this.finish(verdict, renderTrail(verdict), verdict.ok ? EXIT.OK : EXIT.FAILED)
+    await this.finish(verdict, renderTrail(verdict), verdict.ok ? EXIT.OK : EXIT.FAILED)
   }
 }
