@@ -290,14 +290,15 @@ async function executeSteps(
         // Halted before (by this scope or another, or a crashed run): keep the first snapshot, add a hold.
         await journal.append({ type: 'hold', invocation: haltId, scope: input.scope.label, targetId: target.id, at: now() })
         tr.timings.journaledMs = ports.now()
-        live = await primitive.read(target, ctx)
+        live = target.observed ?? (await primitive.read(target, ctx))
         tr.timings.readMs = ports.now()
       } else {
         ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'reading', atMs: ports.now() })
-        live = await primitive.read(target, ctx)
+        live = target.observed ?? (await primitive.read(target, ctx))
         tr.timings.readMs = ports.now()
         tr.before = live
-        await journal.append({ type: 'snapshot', invocation: haltId, scope: input.scope.label, step: step.index, target, snapshot: live, at: now() })
+        const { observed: _seen, ...journaled } = target
+        await journal.append({ type: 'snapshot', invocation: haltId, scope: input.scope.label, step: step.index, target: journaled, snapshot: live, at: now() })
         tr.timings.journaledMs = ports.now()
         ports.crashPoint?.('journaled', ++journaledCount)
       }

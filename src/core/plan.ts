@@ -136,7 +136,7 @@ async function readAll(steps: ResolvedStep[], ctx: ReturnType<typeof primitiveCo
   await Promise.all(
     steps.flatMap((step) =>
       step.targets.map(async (target) => {
-        states.set(target.id, await step.primitive.read(target, ctx))
+        states.set(target.id, target.observed ?? (await step.primitive.read(target, ctx)))
       }),
     ),
   )

@@ -20,6 +20,12 @@ export interface Target {
   label: string
   /** What the primitive needs to find the resource again (account, region, name, namespace, ...). */
   locator: { [key: string]: string | number | boolean | null }
+  /**
+   * The target's state as resolution saw it, when the request that found the target also returned its state
+   * (a flag list, a workload list). A halt takes it as the snapshot instead of reading the target again: one
+   * request less per target in a rate-limited bucket. Never written to the journal.
+   */
+  observed?: TargetState
 }
 
 /**
