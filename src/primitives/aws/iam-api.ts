@@ -89,7 +89,8 @@ export async function entityExists(clients: AwsClients, entity: IamEntity, ctx: 
 
 /**
  * The entity's inline policy `policyName`, URL-decoded (IAM returns documents URL-encoded and the JS SDK does not
- * decode them), or null when the entity has no policy by that name. A missing entity is an error.
+ * decode them), or null when there is none by that name (or the entity is gone). One request: for read-backs,
+ * which expect the entity to exist.
  */
 export async function getInlinePolicy(
   clients: AwsClients,
@@ -111,11 +112,46 @@ export async function getInlinePolicy(
     })
     return document === undefined ? null : decodeURIComponent(document)
   } catch (error) {
-    // NoSuchEntity means either the policy or the entity is missing; only the first is a state.
-    if (!isAwsError(error, 'NoSuchEntityException')) throw error
-    if (!(await entityExists(clients, entity, ctx))) throw entityNotFound(entity)
-    return null
+    if (isAwsError(error, 'NoSuchEntityException')) return null
+    throw error
   }
+}
+
+/**
+ * The snapshot read: the entity's inline policy `policyName` or null when it has none, and an error when the
+ * entity itself does not exist. Listing the entity's inline policy names tells both apart in one request in the
+ * usual case (no policy under the tool's name); the document is fetched only when there is one.
+ */
+export async function readInlinePolicy(
+  clients: AwsClients,
+  entity: IamEntity,
+  policyName: string,
+  ctx: PrimitiveContext,
+): Promise<string | null> {
+  const { type, name } = entity
+  let names: string[]
+  try {
+    names = await request(clients, entity.account, ctx, `listing the inline policies of ${describeEntity(entity)}`, async (client, sdk, options) => {
+      const all: string[] = []
+      let Marker: string | undefined
+      do {
+        const page = { MaxItems: 1000, ...(Marker ? { Marker } : {}) }
+        const out =
+          type === 'role'
+            ? await client.send(new sdk.ListRolePoliciesCommand({ RoleName: name, ...page }), options)
+            : type === 'user'
+              ? await client.send(new sdk.ListUserPoliciesCommand({ UserName: name, ...page }), options)
+              : await client.send(new sdk.ListGroupPoliciesCommand({ GroupName: name, ...page }), options)
+        all.push(...(out.PolicyNames ?? []))
+        Marker = out.IsTruncated ? out.Marker : undefined
+      } while (Marker)
+      return all
+    })
+  } catch (error) {
+    if (isAwsError(error, 'NoSuchEntityException')) throw entityNotFound(entity)
+    throw error
+  }
+  return names.includes(policyName) ? getInlinePolicy(clients, entity, policyName, ctx) : null
 }
 
 export async function putInlinePolicy(

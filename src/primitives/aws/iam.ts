@@ -14,7 +14,7 @@ import type { DenyAllSpec } from '../../core/runbook/schema.js'
 import { pollUntil } from '../../core/wait.js'
 import type { PrimitiveConfig } from '../registry.js'
 import { createAwsClients, type AwsClients } from './clients.js'
-import { deleteInlinePolicy, getInlinePolicy, iamBucket, putInlinePolicy } from './iam-api.js'
+import { deleteInlinePolicy, getInlinePolicy, iamBucket, putInlinePolicy, readInlinePolicy } from './iam-api.js'
 import { entityOf, resolveEntities } from './iam-targets.js'
 
 /** PROTOCOLS B.5: the deny-all document, exactly. */
@@ -57,7 +57,8 @@ export function createDenyAllPrimitive(config: PrimitiveConfig): Primitive<DenyA
     resolve: (spec, ctx) => resolveEntities(spec, clients, ctx),
 
     async read(target, ctx) {
-      return { policy: await readPolicy(clients, target, ctx) }
+      const { entity, policyName } = entityOf(target)
+      return { policy: await readInlinePolicy(clients, entity, policyName, ctx) }
     },
 
     isHalted: (state) => samePolicy(policyOf(state), DENY_ALL_DOCUMENT),
@@ -94,7 +95,8 @@ export function createDenyAllPrimitive(config: PrimitiveConfig): Primitive<DenyA
     /** Put*Policy, then one Get*Policy read-back, both in the account's IAM bucket. */
     estimate(target): HaltEstimate {
       const bucket = iamBucket(entityOf(target).entity.account)
-      return { calls: [bucket, bucket], settleMs: 0 }
+      // The snapshot read (one ListPolicies in the usual case), the put, one read-back.
+      return { calls: [bucket, bucket, bucket], settleMs: 0 }
     },
 
     async close() {

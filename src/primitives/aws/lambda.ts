@@ -84,7 +84,8 @@ export function createLambdaConcurrencyPrimitive(config: PrimitiveConfig): Primi
     /** PutFunctionConcurrency in the 15/s control bucket, then one GetFunction read-back in the 100/s bucket. */
     estimate(target): HaltEstimate {
       const { account, region } = functionLocation(target)
-      return { calls: [lambdaControlBucket(account, region), lambdaGetBucket(account, region)], settleMs: 0 }
+      // GetFunction for the snapshot (its own 100/s bucket), the put (15/s control plane), a GetFunction read-back.
+      return { calls: [lambdaGetBucket(account, region), lambdaControlBucket(account, region), lambdaGetBucket(account, region)], settleMs: 0 }
     },
 
     async close() {

@@ -9,8 +9,10 @@ import {
   IAMClient,
   LimitExceededException,
   ListGroupsCommand,
+  ListRolePoliciesCommand,
   ListRolesCommand,
   ListRoleTagsCommand,
+  ListUserPoliciesCommand,
   ListUsersCommand,
   ListUserTagsCommand,
   NoSuchEntityException,
@@ -140,6 +142,7 @@ describe('resolve', () => {
 
 describe('read', () => {
   it('URL-decodes the tool-named policy document', async () => {
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['agent-permissions', POLICY], IsTruncated: false })
     iam.on(GetRolePolicyCommand).resolves({ RoleName: 'agent-role', PolicyName: POLICY, PolicyDocument: encodeURIComponent(DENY_ALL) })
     const { ctx } = recordingContext()
     const primitive = createDenyAllPrimitive(awsConfig)
@@ -149,17 +152,18 @@ describe('read', () => {
     expect(iam).toHaveReceivedCommandExactlyOnceWith(GetRolePolicyCommand, { RoleName: 'agent-role', PolicyName: POLICY })
   })
 
-  it('reads null when the user exists without the policy', async () => {
+  it('reads null in one request when the user exists without the policy', async () => {
     iam.onAnyCommand().resolves({})
-    iam.on(GetUserPolicyCommand).rejects(noSuchEntity(`The user policy with name ${POLICY} cannot be found.`))
-    const { ctx } = recordingContext()
+    iam.on(ListUserPoliciesCommand).resolves({ PolicyNames: ['bot-permissions'], IsTruncated: false })
+    const { ctx, paced } = recordingContext()
     expect(await createDenyAllPrimitive(awsConfig).read(target('user', 'bot'), ctx)).toEqual({ policy: null })
-    expect(iam).toHaveReceivedCommandExactlyOnceWith(GetUserCommand, { UserName: 'bot' })
+    expect(iam).toHaveReceivedCommandExactlyOnceWith(ListUserPoliciesCommand, { UserName: 'bot', MaxItems: 1000 })
+    expect(iam).not.toHaveReceivedCommand(GetUserPolicyCommand)
+    expect(paced).toHaveLength(1)
   })
 
   it('fails naming the role when the role itself is gone', async () => {
-    iam.on(GetRolePolicyCommand).rejects(noSuchEntity('The role with name gone cannot be found.'))
-    iam.on(GetRoleCommand).rejects(noSuchEntity('The role with name gone cannot be found.'))
+    iam.on(ListRolePoliciesCommand).rejects(noSuchEntity('The role with name gone cannot be found.'))
     const { ctx } = recordingContext()
     await expect(createDenyAllPrimitive(awsConfig).read(target('role', 'gone'), ctx)).rejects.toMatchObject({
       code: 'IamEntityNotFound',
@@ -266,9 +270,10 @@ describe('state helpers', () => {
     expect(primitive.describe({ policy: DENY_ALL })).toBe('deny-all')
   })
 
-  it('estimates a put and a read-back in the account IAM bucket', () => {
+  it('estimates the snapshot read, the put and a read-back in the account IAM bucket', () => {
     expect(primitive.estimate(target('role', 'r'), { policy: null })).toEqual({
       calls: [
+        { key: `iam:${HOME}`, ratePerSecond: 20 },
         { key: `iam:${HOME}`, ratePerSecond: 20 },
         { key: `iam:${HOME}`, ratePerSecond: 20 },
       ],

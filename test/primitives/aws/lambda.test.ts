@@ -287,9 +287,10 @@ describe('state helpers', () => {
     expect(() => primitive.isHalted({ replicas: 0 })).toThrow('not a Lambda concurrency state')
   })
 
-  it('estimates one control call and one GetFunction per target, in the target account and region', () => {
+  it('estimates the snapshot GetFunction, one control call and a GetFunction read-back, in the target account and region', () => {
     expect(primitive.estimate(target('refund-1', OTHER, 'eu-west-1'), { reservedConcurrency: 5 })).toEqual({
       calls: [
+        { key: `lambda-get:${OTHER}:eu-west-1`, ratePerSecond: 100 },
         { key: `lambda-control:${OTHER}:eu-west-1`, ratePerSecond: 15 },
         { key: `lambda-get:${OTHER}:eu-west-1`, ratePerSecond: 100 },
       ],
