@@ -37,6 +37,12 @@ export class Progress {
   on(event: EngineEvent): void {
     switch (event.type) {
       case 'phase':
+        if (event.phase === 'restore') {
+          // A drill's restore reuses the step lines: start them afresh, keeping what the halt printed above.
+          if (this.live) this.stop()
+          this.steps.clear()
+          this.targetState.clear()
+        }
         this.phase = event.phase
         if (!this.live && event.phase !== 'done') this.line(`${seconds(event.atMs)}  ${event.phase}`)
         break

@@ -85,6 +85,7 @@ export async function restore(input: RestoreInput, ports: EnginePorts): Promise<
       report.refusal = `nothing is halted under scope ${input.scope.label}${halted.length ? `; halted scopes: ${halted.join(', ')}` : ''}`
       return report
     }
+    ports.emit({ type: 'phase', phase: 'restore', atMs: ports.now() })
     journal = await Journal.open(ports.stateDir)
     await journal.append({ type: 'begin', invocation: restoreId, action: 'restore', scope: input.scope.label, runbook: runbookRef.name, digest: runbookRef.digest, at: new Date().toISOString() })
 
@@ -162,9 +163,10 @@ export async function restore(input: RestoreInput, ports: EnginePorts): Promise<
     // Reverse step order: the last protection applied is the first one lifted.
     const byStep = [...new Set(toRestore.map((e) => e.step))].sort((a, b) => b - a)
     for (const step of byStep) {
+      const entries = toRestore.filter((e) => e.step === step)
+      ports.emit({ type: 'step', index: step, name: entries[0]!.target.kind, kind: entries[0]!.target.kind, targets: entries.length, atMs: ports.now() })
       await Promise.all(
-        toRestore
-          .filter((e) => e.step === step)
+        entries
           .map(async (entry) => {
             const tr = reports.get(entry.target.id)!
             const primitive = await primitives.get(entry.target.kind)
@@ -195,6 +197,7 @@ export async function restore(input: RestoreInput, ports: EnginePorts): Promise<
     if (records.length > 0) await journal.append(...records)
     const failed = report.targets.filter((t) => t.status === 'failed').length
     report.status = failed === 0 ? 'restored' : failed === report.targets.length ? 'failed' : 'partial'
+    ports.emit({ type: 'phase', phase: 'done', atMs: ports.now() })
     await journal.append({ type: 'end', invocation: restoreId, status: report.status, at: now() })
   } finally {
     report.durationMs = Math.round(ports.now() - started)
