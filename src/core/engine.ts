@@ -3,7 +3,7 @@
  * state directory, the clock), the loaded-primitive cache, the primitive context, and step resolution.
  */
 import { randomBytes } from 'node:crypto'
-import { Pacer } from './pacing.js'
+import { Pacer, PRIORITY, type Priority } from './pacing.js'
 import type { Primitive, PrimitiveContext, PrimitiveKind, Target } from './primitive.js'
 import type { EngineEvent, Invoker, Trigger } from './report.js'
 import { stepKind, type LoadedRunbook } from './runbook/load.js'
@@ -65,8 +65,14 @@ export function primitiveContext(
   reason: string,
   invocationId: string,
   warn: (message: string) => void,
+  priority: Priority = PRIORITY.readBack,
 ): PrimitiveContext {
-  return { pace: (bucket) => pacer.pace(bucket, signal), signal, warn, reason, invocationId }
+  return { pace: (bucket) => pacer.pace(bucket, signal, priority), signal, warn, reason, invocationId }
+}
+
+/** The same context, its requests paced at another priority (and optionally under another signal). */
+export function atPriority(ctx: PrimitiveContext, pacer: Pacer, priority: Priority, signal: AbortSignal = ctx.signal): PrimitiveContext {
+  return { ...ctx, signal, pace: (bucket) => pacer.pace(bucket, signal, priority) }
 }
 
 export interface ResolvedStep {

@@ -19,6 +19,7 @@ import {
   newInvocationId,
   notifyInBackground,
   PrimitiveSet,
+  atPriority,
   primitiveContext,
   startResolving,
   ResolveError,
@@ -27,7 +28,7 @@ import {
   type InvocationInput,
   type ResolvedStep,
 } from './engine.js'
-import { Pacer } from './pacing.js'
+import { Pacer, PRIORITY } from './pacing.js'
 import type { Target, TargetState } from './primitive.js'
 import { REPORT_SCHEMA_VERSION, type HaltReport, type StepReport, type TargetReport } from './report.js'
 import { durationMs } from './scope.js'
@@ -96,7 +97,8 @@ export async function halt(input: HaltInput, ports: EnginePorts): Promise<HaltRe
   const primitives = new PrimitiveSet(ports)
   const controller = new AbortController()
   const pacer = new Pacer()
-  const ctx = primitiveContext(pacer, controller.signal, input.reason, haltId, warn)
+  // Resolution comes first: everything else waits for its targets.
+  const ctx = primitiveContext(pacer, controller.signal, input.reason, haltId, warn, PRIORITY.mutation)
   let journal: Journal | undefined
   let finalRecord: 'halt' | 'none' = 'none'
   const notifications: Promise<void>[] = []
@@ -161,7 +163,7 @@ export async function halt(input: HaltInput, ports: EnginePorts): Promise<HaltRe
 
     ports.emit({ type: 'phase', phase: 'apply', atMs: ports.now() })
     const applyStart = ports.now()
-    const results = await executeSteps(resolutions, prior.entries, journal, input, ports, ctx, haltId, report)
+    const results = await executeSteps(resolutions, prior.entries, journal, input, ports, ctx, pacer, haltId, report)
     if (report.breakdown.resolveMs === 0) report.breakdown.resolveMs = Math.max(0, applyStart - startupMs)
     const verifiedTimes = results.flatMap((t) => (t.timings.verifiedMs !== undefined ? [t.timings.verifiedMs] : []))
     const appliedTimes = results.flatMap((t) => (t.timings.appliedMs !== undefined ? [t.timings.appliedMs] : []))
@@ -243,9 +245,12 @@ async function executeSteps(
   input: HaltInput,
   ports: EnginePorts,
   ctx: ReturnType<typeof primitiveContext>,
+  pacer: Pacer,
   haltId: string,
   report: HaltReport,
 ): Promise<TargetReport[]> {
+  const snapshotCtx = atPriority(ctx, pacer, PRIORITY.snapshot)
+  const mutationCtx = atPriority(ctx, pacer, PRIORITY.mutation)
   let journaledCount = 0
   let appliedCount = 0
   const now = () => new Date().toISOString()
@@ -290,11 +295,11 @@ async function executeSteps(
         // Halted before (by this scope or another, or a crashed run): keep the first snapshot, add a hold.
         await journal.append({ type: 'hold', invocation: haltId, scope: input.scope.label, targetId: target.id, at: now() })
         tr.timings.journaledMs = ports.now()
-        live = target.observed ?? (await primitive.read(target, ctx))
+        live = target.observed ?? (await primitive.read(target, snapshotCtx))
         tr.timings.readMs = ports.now()
       } else {
         ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'reading', atMs: ports.now() })
-        live = target.observed ?? (await primitive.read(target, ctx))
+        live = target.observed ?? (await primitive.read(target, snapshotCtx))
         tr.timings.readMs = ports.now()
         tr.before = live
         const { observed: _seen, ...journaled } = target
@@ -309,7 +314,7 @@ async function executeSteps(
       const wasHalted = primitive.isHalted(live)
       if (!primitive.isHalted(live)) {
         ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'applying', atMs: ports.now() })
-        await primitive.apply(target, live, ctx)
+        await primitive.apply(target, live, mutationCtx)
       }
       tr.timings.appliedMs = ports.now()
       ports.crashPoint?.('applied', ++appliedCount)
@@ -318,7 +323,7 @@ async function executeSteps(
         ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'verifying', atMs: ports.now() })
         const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(input.verifyTimeoutMs)])
         try {
-          await primitive.verifyHalted(target, { ...ctx, signal })
+          await primitive.verifyHalted(target, atPriority(ctx, pacer, PRIORITY.readBack, signal))
         } catch (error) {
           if (signal.aborted && !ctx.signal.aborted) throw new Error(`not observed halted within ${input.verifyTimeoutMs} ms (--verify-timeout)`)
           throw error

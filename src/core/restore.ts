@@ -17,11 +17,12 @@ import {
   newInvocationId,
   notifyInBackground,
   PrimitiveSet,
+  atPriority,
   primitiveContext,
   type EnginePorts,
   type InvocationInput,
 } from './engine.js'
-import { Pacer } from './pacing.js'
+import { Pacer, PRIORITY } from './pacing.js'
 import { REPORT_SCHEMA_VERSION, type RestoreReport, type RestoreTargetReport } from './report.js'
 
 export interface RestoreInput extends InvocationInput {
@@ -74,7 +75,8 @@ export async function restore(input: RestoreInput, ports: EnginePorts): Promise<
   if (lock.tookOverFrom) warn(`took over a stale lock left by pid ${lock.tookOverFrom.pid} (${lock.tookOverFrom.command})`)
   const primitives = new PrimitiveSet(ports)
   const controller = new AbortController()
-  const ctx = primitiveContext(new Pacer(), controller.signal, input.reason, restoreId, warn)
+  const pacer = new Pacer()
+  const ctx = primitiveContext(pacer, controller.signal, input.reason, restoreId, warn, PRIORITY.snapshot)
   let journal: Journal | undefined
   try {
     const state = await Journal.read(ports.stateDir)
@@ -172,11 +174,11 @@ export async function restore(input: RestoreInput, ports: EnginePorts): Promise<
             const primitive = await primitives.get(entry.target.kind)
             try {
               ports.emit({ type: 'target', step, id: entry.target.id, label: entry.target.label, state: 'restoring', atMs: ports.now() })
-              await primitive.restore(entry.target, entry.snapshot, ctx)
+              await primitive.restore(entry.target, entry.snapshot, atPriority(ctx, pacer, PRIORITY.mutation))
               tr.timings.restoredMs = ports.now()
               ports.crashPoint?.('restored', ++restoredCount)
               const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(input.verifyTimeoutMs)])
-              await primitive.verifyRestored(entry.target, entry.snapshot, { ...ctx, signal })
+              await primitive.verifyRestored(entry.target, entry.snapshot, atPriority(ctx, pacer, PRIORITY.readBack, signal))
               tr.timings.verifiedMs = ports.now()
               tr.status = 'restored'
               await journal!.append({ type: 'restored', invocation: restoreId, targetId: entry.target.id, at: now() })

@@ -82,6 +82,26 @@ describe('pacing', () => {
     expect([pacer.reserve(bursty), pacer.reserve(bursty), pacer.reserve(bursty), pacer.reserve(bursty)].map(Math.round)).toEqual([0, 0, 0, 100])
   })
 
+  it('releases mutations before read-backs before snapshot reads, in order within each', async () => {
+    const pacer = new Pacer()
+    const bucket = { key: 'iam:1', ratePerSecond: 200 }
+    const order: string[] = []
+    const ask = (name: string, priority: 0 | 1 | 2) => pacer.pace(bucket, undefined, priority).then(() => order.push(name))
+    await Promise.all([ask('read-1', 2), ask('read-2', 2), ask('read-3', 2), ask('verify-1', 1), ask('put-1', 0), ask('put-2', 0)])
+    // read-1 takes the one token there is; the rest leave by priority as tokens come.
+    expect(order).toEqual(['read-1', 'put-1', 'put-2', 'verify-1', 'read-2', 'read-3'])
+  })
+
+  it('drops a waiting request whose signal aborts', async () => {
+    const pacer = new Pacer()
+    const bucket = { key: 'slow', ratePerSecond: 1 }
+    await pacer.pace(bucket)
+    const controller = new AbortController()
+    const waiting = pacer.pace(bucket, controller.signal)
+    controller.abort(new Error('halt finished'))
+    await expect(waiting).rejects.toThrow('halt finished')
+  })
+
   it('keeps buckets independent', () => {
     const pacer = new Pacer(() => 0)
     pacer.reserve({ key: 'a', ratePerSecond: 1 })
