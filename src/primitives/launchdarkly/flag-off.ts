@@ -7,15 +7,19 @@ import { PrimitiveError, type HaltEstimate, type Primitive, type PrimitiveContex
 import type { FlagOffSpec } from '../../core/runbook/schema.js'
 import { pollUntil } from '../../core/wait.js'
 import type { PrimitiveConfig } from '../registry.js'
-import { createFetchRestClient, type FlagRef, type LaunchDarklyRestClient, type RequestOptions } from './rest-client.js'
+import { createBatchedFlagReader } from './batched-reader.js'
+import { createFetchRestClient, LIST_PAGE_SIZE, type FlagRef, type LaunchDarklyRestClient, type RequestOptions } from './rest-client.js'
 import { startSdkEvaluator, type EvaluatorStarter, type FlagEvaluator } from './sdk-evaluator.js'
 import { launchDarklySettings, readSecret, type LaunchDarklySettings } from './settings.js'
 
 /**
- * LaunchDarkly deliberately publishes no REST rate limit (10-second windows, 429 with reset headers); 10 requests/s
- * is a conservative client-side pace that the 429 handling backs up.
+ * LaunchDarkly counts REST requests per access token and route in 10-second windows and publishes no numbers
+ * (PROTOCOLS F.1); the sandbox allows 100 per route per window, so each route is paced at 10 requests/s with no
+ * burst: at most 100 leave in any 10 s. Reads (list, get) and PATCHes are different routes, so each has its own
+ * bucket and patches never queue behind reads; both together (20/s) stay under the token-wide limit (500 per
+ * window in the sandbox). 429s are still honoured.
  */
-const RATE_PER_SECOND = 10
+const ROUTE_RATE_PER_SECOND = 10
 /** Typical time for a flag change to reach a streaming SDK; LaunchDarkly publishes no figure. */
 const STREAM_PUSH_MS = 200
 /** SDK evaluation is local and free, so it is polled briskly. */
@@ -32,13 +36,15 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
     dependencies.restClient ??
     ((s: LaunchDarklySettings, token: string) => createFetchRestClient({ baseUri: s.baseUri, token, apiTokenEnv: s.apiTokenEnv }))
   const startEvaluator = dependencies.startEvaluator ?? startSdkEvaluator
-  const bucket: RateBucket = { key: `launchdarkly:${settings.baseUri}`, ratePerSecond: RATE_PER_SECOND }
+  const readBucket: RateBucket = { key: `launchdarkly-read:${settings.baseUri}`, ratePerSecond: ROUTE_RATE_PER_SECOND }
+  const patchBucket: RateBucket = { key: `launchdarkly-patch:${settings.baseUri}`, ratePerSecond: ROUTE_RATE_PER_SECOND }
 
   let rest: LaunchDarklyRestClient | undefined
   const restClient = (): LaunchDarklyRestClient => {
     rest ??= makeRestClient(settings, readSecret(config.env, settings.apiTokenEnv, 'API access token', 'LaunchDarklyTokenMissing'))
     return rest
   }
+  const reader = createBatchedFlagReader(restClient)
 
   const evaluators = new Map<string, FlagEvaluator>()
   /** One streaming client per environment, started on first need and kept until `close`. */
@@ -53,10 +59,11 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
     return evaluator
   }
 
-  const requestOptions = (ctx: PrimitiveContext): RequestOptions => ({ signal: ctx.signal, pace: () => ctx.pace(bucket) })
+  const readOptions = (ctx: PrimitiveContext): RequestOptions => ({ signal: ctx.signal, pace: () => ctx.pace(readBucket) })
+  const patchOptions = (ctx: PrimitiveContext): RequestOptions => ({ signal: ctx.signal, pace: () => ctx.pace(patchBucket) })
 
   const readOn = async (flag: FlagRef, ctx: PrimitiveContext): Promise<boolean> => {
-    const on = await restClient().readFlagOn(flag, requestOptions(ctx))
+    const on = await reader.readOn(flag, readOptions(ctx))
     if (on === null) {
       throw new PrimitiveError(`flag ${flag.key} no longer exists in project ${flag.project}`, undefined, 'LaunchDarklyFlagNotFound')
     }
@@ -69,14 +76,14 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
     kind: 'flagOff',
 
     async resolve(spec, ctx) {
-      const client = restClient()
+      // The token is checked first: without it nothing else can be done.
+      restClient()
       // Started now so that its stream is initialized by the time the halt is verified.
       evaluatorFor(spec.environment)
-      const missing: string[] = []
-      for (const key of spec.flags) {
-        const on = await client.readFlagOn({ project: spec.project, environment: spec.environment, key }, requestOptions(ctx))
-        if (on === null) missing.push(key)
-      }
+      // All reads at once: the batched reader answers them with one list of the project.
+      const flags = spec.flags.map((key) => ({ project: spec.project, environment: spec.environment, key }))
+      const states = await Promise.all(flags.map((flag) => reader.readOn(flag, readOptions(ctx))))
+      const missing = spec.flags.filter((_key, i) => states[i] === null)
       if (missing.length > 0) {
         throw new PrimitiveError(
           `no flag ${missing.join(', ')} in LaunchDarkly project ${spec.project}`,
@@ -84,7 +91,7 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
           'LaunchDarklyFlagNotFound',
         )
       }
-      return spec.flags.map((key) => toTarget({ project: spec.project, environment: spec.environment, key }))
+      return flags.map((flag, i) => ({ ...toTarget(flag), observed: { on: states[i]! } }))
     },
 
     async read(target, ctx) {
@@ -98,7 +105,7 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
     async apply(target, _before, ctx) {
       // Sent even when the flag reads off: the patch is idempotent on LaunchDarkly's side and leaves the reason in
       // the flag's audit log.
-      await restClient().patchFlag(flagOf(target), 'turnFlagOff', comment(ctx), requestOptions(ctx))
+      await restClient().patchFlag(flagOf(target), 'turnFlagOff', comment(ctx), patchOptions(ctx))
     },
 
     async verifyHalted(target, ctx) {
@@ -110,7 +117,7 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
 
     async restore(target, snapshot, ctx) {
       if (!onOf(snapshot)) return
-      await restClient().patchFlag(flagOf(target), 'turnFlagOn', comment(ctx), requestOptions(ctx))
+      await restClient().patchFlag(flagOf(target), 'turnFlagOn', comment(ctx), patchOptions(ctx))
     },
 
     async verifyRestored(target, snapshot, ctx) {
@@ -131,8 +138,11 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
     describe: (state) => (onOf(state) ? 'on' : 'off'),
 
     estimate(): HaltEstimate {
-      // The semantic patch, then one REST read-back; SDK evaluation makes no request.
-      return { calls: [bucket, bucket], settleMs: STREAM_PUSH_MS }
+      // The snapshot comes with resolution's list, so a halt costs the semantic patch, then a share of a batched
+      // read-back: one list page answers up to LIST_PAGE_SIZE flags, so the read bucket is counted at that multiple
+      // of its rate. SDK evaluation makes no request.
+      const batchedReadBack: RateBucket = { key: readBucket.key, ratePerSecond: ROUTE_RATE_PER_SECOND * LIST_PAGE_SIZE }
+      return { calls: [patchBucket, batchedReadBack], settleMs: STREAM_PUSH_MS }
     },
 
     async close() {

@@ -1,6 +1,6 @@
 /**
  * The narrow view of LaunchDarkly's REST API that flag-off uses, and its `fetch` implementation. Plain `fetch`
- * rather than the generated client: two calls, and the generated client cannot send a semantic patch cleanly.
+ * rather than the generated client: three calls, and the generated client cannot send a semantic patch cleanly.
  */
 import { PrimitiveError } from '../../core/primitive.js'
 import { delay } from '../../core/wait.js'
@@ -23,9 +23,27 @@ export interface RequestOptions {
   pace(): Promise<void>
 }
 
+/**
+ * Flags asked for per list page. LaunchDarkly returns every flag when no `limit` is given; pages keep each answer of
+ * a project with thousands of flags prompt, and let a few flags be read back without listing all of them.
+ */
+export const LIST_PAGE_SIZE = 100
+
+export interface FlagList {
+  /** Whether targeting is on in the environment, for every flag of the project. */
+  on: Map<string, boolean>
+  /** Requests the list took: what listing the project again will cost. */
+  pages: number
+}
+
 export interface LaunchDarklyRestClient {
   /** Whether targeting is on in the environment; `null` when the flag does not exist. */
   readFlagOn(flag: FlagRef, options: RequestOptions): Promise<boolean | null>
+  /**
+   * Every (non-archived) flag of the project with its on/off in the environment, page by page. Each page goes
+   * through `options.pace`, so the first page leaves only after the caller's rate limit allows it.
+   */
+  listFlagsOn(project: string, environment: string, options: RequestOptions): Promise<FlagList>
   /** One semantic-patch instruction in the flag's environment, with a comment for LaunchDarkly's audit log. */
   patchFlag(flag: FlagRef, instruction: FlagInstruction, comment: string, options: RequestOptions): Promise<void>
 }
@@ -72,14 +90,33 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
       if (!response.ok) throw await failure(response, `read flag ${flag.key}`, options.apiTokenEnv)
       const body = (await response.json()) as { environments?: Record<string, { on?: unknown }> }
       const on = body.environments?.[flag.environment]?.on
-      if (typeof on !== 'boolean') {
-        throw new PrimitiveError(
-          `flag ${flag.key} in project ${flag.project} has no environment ${flag.environment}`,
-          'check flagOff.environment in the runbook against the project’s environment keys',
-          'LaunchDarklyEnvironmentNotFound',
-        )
-      }
+      if (typeof on !== 'boolean') throw environmentNotFound(`flag ${flag.key} in project ${flag.project}`, flag.environment)
       return on
+    },
+
+    async listFlagsOn(project, environment, init) {
+      const on = new Map<string, boolean>()
+      let offset = 0
+      for (let pages = 1; ; pages++) {
+        const query = new URLSearchParams({ env: environment, summary: 'true', limit: String(LIST_PAGE_SIZE), offset: String(offset) })
+        const response = await send('GET', `/api/v2/flags/${encodeURIComponent(project)}?${query}`, init)
+        if (!response.ok) throw await failure(response, `list the flags of project ${project}`, options.apiTokenEnv)
+        const body = (await response.json()) as { items?: { key?: unknown; environments?: Record<string, { on?: unknown }> }[]; totalCount?: unknown }
+        const items = body.items ?? []
+        offset += items.length
+        let added = 0
+        for (const item of items) {
+          const flagOn = item.environments?.[environment]?.on
+          if (typeof item.key !== 'string') continue
+          if (typeof flagOn !== 'boolean') throw environmentNotFound(`project ${project}`, environment)
+          if (!on.has(item.key)) added++
+          on.set(item.key, flagOn)
+        }
+        // A page that adds nothing ends the list even if totalCount says otherwise: a server ignoring `offset`
+        // would otherwise be asked for the same page forever.
+        const total = typeof body.totalCount === 'number' ? body.totalCount : offset
+        if (added === 0 || offset >= total) return { on, pages }
+      }
     },
 
     async patchFlag(flag, instruction, comment, init) {
@@ -89,6 +126,14 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
       await response.body?.cancel()
     },
   }
+}
+
+function environmentNotFound(what: string, environment: string): PrimitiveError {
+  return new PrimitiveError(
+    `${what} has no environment ${environment}`,
+    'check flagOff.environment in the runbook against the project’s environment keys',
+    'LaunchDarklyEnvironmentNotFound',
+  )
 }
 
 const HINTS: Record<number, [code: string, hint: (tokenEnv: string) => string]> = {

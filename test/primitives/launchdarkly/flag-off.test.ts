@@ -32,7 +32,7 @@ async function rejection(promise: Promise<unknown>): Promise<PrimitiveError> {
 }
 
 describe('flagOff resolve', () => {
-  it('reads every flag, names targets by project, environment and key, and starts the SDK client for the environment', async () => {
+  it('reads every flag with one list request, names targets by project, environment and key, and starts the SDK client for the environment', async () => {
     const { ld, primitive } = setup()
     const ctx = testContext()
 
@@ -43,8 +43,9 @@ describe('flagOff resolve', () => {
       'flag:agents:production:refund-auto-approve',
     ])
     expect(targets[0]!.locator).toEqual({ project: 'agents', environment: 'production', key: 'refund-agent-enabled' })
-    expect(ld.calls.map((c) => c.call)).toEqual(['GET', 'GET'])
-    expect(ctx.paced.get('launchdarkly:https://app.launchdarkly.com')).toBe(2)
+    expect(targets.map((t) => t.observed)).toEqual([{ on: true }, { on: false }])
+    expect(ld.calls).toEqual([{ call: 'LIST', flag: 'agents/production' }])
+    expect([...ctx.paced]).toEqual([['launchdarkly-read:https://app.launchdarkly.com', 1]])
     expect(ld.tokens).toEqual(['api-0000-secret-token'])
     expect(ld.evaluators).toEqual([
       { environment: 'production', sdkKey: 'sdk-0000-secret-key', endpoints: { baseUri: undefined, streamUri: undefined, eventsUri: undefined }, closed: false },
@@ -65,7 +66,7 @@ describe('flagOff resolve', () => {
       streamUri: 'http://127.0.0.1:9',
       eventsUri: 'http://127.0.0.1:9',
     })
-    expect([...ctx.paced.keys()]).toEqual(['launchdarkly:https://app.eu.launchdarkly.com'])
+    expect([...ctx.paced.keys()]).toEqual(['launchdarkly-read:https://app.eu.launchdarkly.com'])
   })
 
   it('lists every unknown flag key in one error', async () => {
@@ -158,7 +159,7 @@ describe('flagOff halt and restore', () => {
     await verification
 
     expect(verified).toBe(true)
-    expect(ld.calls.map((c) => c.call)).toEqual(['turnFlagOff', 'GET'])
+    expect(ld.calls.map((c) => c.call)).toEqual(['turnFlagOff', 'LIST'])
   })
 
   it('restores a flag that was on with turnFlagOn and verifies it through REST and the SDK', async () => {
@@ -173,7 +174,7 @@ describe('flagOff halt and restore', () => {
 
     expect(ld.calls).toEqual([
       { call: 'turnFlagOn', flag: 'refund-agent-enabled', comment: 'killswitch restore-7: fixed in v2.3.1' },
-      { call: 'GET', flag: 'refund-agent-enabled' },
+      { call: 'LIST', flag: 'agents/production' },
     ])
     expect(ld.on('agents', 'production', 'refund-agent-enabled')).toBe(true)
   })
@@ -186,7 +187,7 @@ describe('flagOff halt and restore', () => {
     await primitive.restore(off, { on: false }, testContext())
     await primitive.verifyRestored(off, { on: false }, testContext())
 
-    expect(ld.calls).toEqual([{ call: 'GET', flag: 'refund-auto-approve' }])
+    expect(ld.calls).toEqual([{ call: 'LIST', flag: 'agents/production' }])
     expect(ld.on('agents', 'production', 'refund-auto-approve')).toBe(false)
   })
 
@@ -203,16 +204,58 @@ describe('flagOff halt and restore', () => {
     await expect(verification).rejects.toThrow('time-to-halt budget exceeded')
   })
 
-  it('estimates the patch and the read-back in the LaunchDarkly bucket and a stream push to settle', async () => {
+  it('estimates the patch in the PATCH bucket, a batched read-back in the read bucket, and a stream push to settle', async () => {
     const { primitive, on } = await resolved()
 
     expect(primitive.estimate(on, { on: true })).toEqual({
       calls: [
-        { key: 'launchdarkly:https://app.launchdarkly.com', ratePerSecond: 10 },
-        { key: 'launchdarkly:https://app.launchdarkly.com', ratePerSecond: 10 },
+        { key: 'launchdarkly-patch:https://app.launchdarkly.com', ratePerSecond: 10 },
+        // One list page answers up to 100 read-backs.
+        { key: 'launchdarkly-read:https://app.launchdarkly.com', ratePerSecond: 1000 },
       ],
       settleMs: 200,
     })
+  })
+
+  it('paces patches and reads in separate per-route buckets', async () => {
+    const { primitive, on } = await resolved()
+    const ctx = testContext()
+
+    await primitive.apply(on, { on: true }, ctx)
+    await primitive.read(on, ctx)
+
+    expect(ctx.buckets).toEqual([
+      { key: 'launchdarkly-patch:https://app.launchdarkly.com', ratePerSecond: 10 },
+      { key: 'launchdarkly-read:https://app.launchdarkly.com', ratePerSecond: 10 },
+    ])
+  })
+
+  it('verifies many halts with one list request', async () => {
+    const ld = new FakeLaunchDarkly()
+    const keys = Array.from({ length: 50 }, (_, i) => `agent-${i}-enabled`)
+    for (const key of keys) ld.set('agents', 'production', key, true)
+    const primitive = createFlagOffPrimitive({ credentials: {}, env: { ...secrets } }, { restClient: () => ld, startEvaluator: ld.startEvaluator })
+    const targets = await primitive.resolve({ ...spec, flags: keys }, testContext())
+    for (const target of targets) await primitive.apply(target, target.observed!, testContext())
+    ld.propagate()
+    ld.calls.length = 0
+
+    await Promise.all(targets.map((target) => primitive.verifyHalted(target, testContext())))
+
+    expect(ld.calls).toEqual([{ call: 'LIST', flag: 'agents/production' }])
+  })
+
+  it('reads back again, batched, while the REST API still shows the flag on', async () => {
+    const { ld, primitive, on, off } = await resolved()
+    ld.propagate()
+    // Neither flag has been turned off yet: the first read-back sees the one that was on still on.
+    const verifications = Promise.all([primitive.verifyHalted(on, testContext()), primitive.verifyHalted(off, testContext())])
+    await ld.nextList()
+    await primitive.apply(on, { on: true }, testContext())
+    ld.propagate()
+    await verifications
+
+    expect(ld.calls.map((c) => c.call)).toEqual(['LIST', 'turnFlagOff', 'LIST'])
   })
 
   it('closes every SDK client it started', async () => {

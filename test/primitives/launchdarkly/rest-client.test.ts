@@ -57,6 +57,58 @@ describe('LaunchDarkly REST client', () => {
     ])
   })
 
+  it('lists the flags of a project page by page, scoped to the environment in summary form', async () => {
+    const item = (key: string, on: boolean) => ({ key, environments: { production: { on } } })
+    const { rest, sent, options, paced } = client([
+      json(200, { items: [item('a', true), item('b', false)], totalCount: 3 }),
+      json(200, { items: [item('c', true)], totalCount: 3 }),
+    ])
+
+    const list = await rest.listFlagsOn('agents', 'production', options)
+
+    expect([...list.on]).toEqual([
+      ['a', true],
+      ['b', false],
+      ['c', true],
+    ])
+    expect(list.pages).toBe(2)
+    expect(sent.map((s) => s.url)).toEqual([
+      'http://127.0.0.1:1/api/v2/flags/agents?env=production&summary=true&limit=100&offset=0',
+      'http://127.0.0.1:1/api/v2/flags/agents?env=production&summary=true&limit=100&offset=2',
+    ])
+    expect(sent[0]!.headers).toEqual({ Authorization: token, 'LD-API-Version': '20240415', Accept: 'application/json' })
+    expect(paced()).toBe(2)
+  })
+
+  it('stops listing when a page adds no flag, whatever totalCount says', async () => {
+    const page = { items: [{ key: 'a', environments: { production: { on: true } } }], totalCount: 5 }
+    const { rest, sent, options } = client([json(200, page), json(200, page)])
+
+    const list = await rest.listFlagsOn('agents', 'production', options)
+
+    expect([...list.on]).toEqual([['a', true]])
+    expect(sent).toHaveLength(2)
+  })
+
+  it('refuses a list whose flags lack the environment', async () => {
+    const { rest, options } = client([json(200, { items: [{ key: 'a', environments: {} }], totalCount: 1 })])
+
+    const error = (await rest.listFlagsOn('agents', 'prod', options).catch((e: unknown) => e)) as PrimitiveError
+
+    expect(error.code).toBe('LaunchDarklyEnvironmentNotFound')
+    expect(error.message).toContain('project agents has no environment prod')
+  })
+
+  it('reports an unknown project from the list as an operator error', async () => {
+    const { rest, options } = client([json(404, { code: 'not_found', message: 'Unknown project: agnets' })])
+
+    const error = (await rest.listFlagsOn('agnets', 'production', options).catch((e: unknown) => e)) as PrimitiveError
+
+    expect(error.code).toBe('LaunchDarklyNotFound')
+    expect(error.message).toContain('Unknown project: agnets')
+    expect(error.hint).toContain('flagOff.project')
+  })
+
   it('answers null for a flag that does not exist', async () => {
     const { rest, options } = client([json(404, { code: 'not_found', message: 'Unknown resource' })])
     expect(await rest.readFlagOn(flag, options)).toBeNull()

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest'
+import { createBatchedFlagReader } from '../../../src/primitives/launchdarkly/batched-reader.js'
+import type { RequestOptions } from '../../../src/primitives/launchdarkly/rest-client.js'
+import { FakeLaunchDarkly } from './fake-launchdarkly.js'
+
+const flag = (key: string, environment = 'production') => ({ project: 'agents', environment, key })
+
+function options(pace: () => Promise<void> = async () => {}): RequestOptions & { abort(reason: Error): void } {
+  const controller = new AbortController()
+  return { signal: controller.signal, pace, abort: (reason) => controller.abort(reason) }
+}
+
+function setup(flags: Record<string, boolean>) {
+  const ld = new FakeLaunchDarkly()
+  for (const [key, on] of Object.entries(flags)) ld.set('agents', 'production', key, on)
+  return { ld, reader: createBatchedFlagReader(() => ld) }
+}
+
+/** A pace the test releases by hand, telling when it was first asked. */
+function heldPace() {
+  let release!: () => void
+  const released = new Promise<void>((resolve) => (release = resolve))
+  let asked!: () => void
+  const wasAsked = new Promise<void>((resolve) => (asked = resolve))
+  return {
+    pace: () => {
+      asked()
+      return released
+    },
+    wasAsked,
+    release,
+  }
+}
+
+describe('batched flag reader', () => {
+  it('answers concurrent reads of one environment with one list request, null for an unknown key', async () => {
+    const { ld, reader } = setup({ a: true, b: false, c: true })
+
+    const answers = await Promise.all(['a', 'b', 'c', 'a', 'ghost'].map((key) => reader.readOn(flag(key), options())))
+
+    expect(answers).toEqual([true, false, true, true, null])
+    expect(ld.calls).toEqual([{ call: 'LIST', flag: 'agents/production' }])
+  })
+
+  it('lists each project and environment once', async () => {
+    const { ld, reader } = setup({ a: true })
+    ld.set('agents', 'staging', 'a', false)
+
+    const answers = await Promise.all([reader.readOn(flag('a'), options()), reader.readOn(flag('a', 'staging'), options()), reader.readOn(flag('a'), options())])
+
+    expect(answers).toEqual([true, false, true])
+    expect(ld.calls.map((c) => c.flag).sort()).toEqual(['agents/production', 'agents/staging'])
+  })
+
+  it('lets a read join a batch until its request leaves, and starts a new batch after', async () => {
+    const { ld, reader } = setup({ a: true, b: true, c: true })
+    const held = heldPace()
+
+    const first = reader.readOn(flag('a'), options(held.pace))
+    await held.wasAsked
+    const joined = reader.readOn(flag('b'), options())
+    held.release()
+    expect(await Promise.all([first, joined])).toEqual([true, true])
+    ld.set('agents', 'production', 'c', false)
+    const later = await reader.readOn(flag('c'), options())
+
+    expect(later).toBe(false)
+    expect(ld.calls.map((c) => c.call)).toEqual(['LIST', 'LIST'])
+  })
+
+  it('reads a few flags one by one when listing the project takes more pages than that', async () => {
+    const flags = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`flag-${i}`, i % 2 === 0]))
+    const { ld, reader } = setup(flags)
+    await reader.readOn(flag('flag-0'), options())
+    expect(ld.calls).toHaveLength(3)
+    ld.calls.length = 0
+
+    const few = await Promise.all([reader.readOn(flag('flag-1'), options()), reader.readOn(flag('flag-2'), options())])
+    expect(few).toEqual([false, true])
+    expect(ld.calls).toEqual([
+      { call: 'GET', flag: 'flag-1' },
+      { call: 'GET', flag: 'flag-2' },
+    ])
+    ld.calls.length = 0
+
+    const many = await Promise.all(['flag-3', 'flag-4', 'flag-5'].map((key) => reader.readOn(flag(key), options())))
+    expect(many).toEqual([false, true, false])
+    expect(ld.calls.map((c) => c.call)).toEqual(['LIST', 'LIST', 'LIST'])
+  })
+
+  it('rejects an aborted read with its reason and still answers the others of its batch', async () => {
+    const { ld, reader } = setup({ a: true, b: false })
+    const aborted = options()
+
+    const gone = reader.readOn(flag('a'), aborted)
+    const kept = reader.readOn(flag('b'), options())
+    aborted.abort(new Error('verify timeout'))
+
+    await expect(gone).rejects.toThrow('verify timeout')
+    expect(await kept).toBe(false)
+    expect(ld.calls).toHaveLength(1)
+  })
+
+  it('fails every read of a batch whose list fails, and lists afresh on the next read', async () => {
+    const { ld, reader } = setup({ a: true, b: false })
+    ld.listFailure = new Error('LaunchDarkly answered 500')
+
+    const failed = await Promise.allSettled([reader.readOn(flag('a'), options()), reader.readOn(flag('b'), options())])
+    const retried = await reader.readOn(flag('a'), options())
+
+    expect(failed.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.value))).toEqual([
+      'LaunchDarkly answered 500',
+      'LaunchDarkly answered 500',
+    ])
+    expect(retried).toBe(true)
+    expect(ld.calls.map((c) => c.call)).toEqual(['LIST', 'LIST'])
+  })
+})
