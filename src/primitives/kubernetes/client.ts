@@ -19,19 +19,27 @@ export interface Workload extends WorkloadRef {
   terminationGracePeriodSeconds: number
   /** StatefulSets only; `null` for Deployments. */
   podManagementPolicy: 'OrderedReady' | 'Parallel' | null
+  /** The workload's `spec.replicas` (what its scale subresource reports); `null` when the object does not say. */
+  replicas: number | null
+}
+
+/** What the pod cache keeps of a pod: enough to tell which workload's selector it matches. */
+export interface PodSummary {
+  name: string
+  labels: Record<string, string>
 }
 
 export interface PodList {
-  /** Names of every pod the selector matches, terminating ones included. */
-  names: string[]
+  /** Every pod of the namespace, terminating ones included. */
+  pods: PodSummary[]
   /** The list's resourceVersion, where a watch starts so that no change is missed. */
   resourceVersion: string
 }
 
 export interface PodWatchEvent {
   type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
-  /** The pod's name; absent for BOOKMARK and ERROR. */
-  name?: string
+  /** The pod; absent for BOOKMARK and ERROR. */
+  pod?: PodSummary
 }
 
 export interface PodWatch {
@@ -50,16 +58,16 @@ export interface KubernetesClient {
   patchScaleReplicas(ref: WorkloadRef, replicas: number, signal: AbortSignal): Promise<void>
   /** Merge-patches the workload's annotations; a `null` value removes the annotation. */
   patchAnnotations(ref: WorkloadRef, annotations: Record<string, string | null>, signal: AbortSignal): Promise<void>
-  listPods(namespace: string, labelSelector: string, signal: AbortSignal): Promise<PodList>
+  /** Every pod of the namespace: one list serves every workload there. */
+  listPods(namespace: string, signal: AbortSignal): Promise<PodList>
   /** Deletes one pod with the given grace period; a pod already gone is not an error. */
   deletePod(namespace: string, name: string, gracePeriodSeconds: number, signal: AbortSignal): Promise<void>
   /**
-   * Watches the pods from `resourceVersion`. `onEnd` is called once when the watch ends: with no argument when the
+   * Watches every pod of the namespace from `resourceVersion`. `onEnd` is called once when the watch ends: with no argument when the
    * server closed it, with the error otherwise (including a silent connection given up after 40 s, a `TimeoutError`; the server ends a watch after 30 s).
    */
   watchPods(
     namespace: string,
-    labelSelector: string,
     resourceVersion: string,
     onEvent: (event: PodWatchEvent) => void,
     onEnd: (error?: unknown) => void,

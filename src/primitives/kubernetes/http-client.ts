@@ -14,7 +14,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { readFile } from 'node:fs/promises'
 import { PrimitiveError } from '../../core/primitive.js'
 import { delay } from '../../core/wait.js'
-import type { KubernetesClient, KubernetesConnector, PodWatchEvent, Workload, WorkloadKind, WorkloadRef } from './client.js'
+import type { KubernetesClient, KubernetesConnector, PodSummary, PodWatchEvent, Workload, WorkloadKind, WorkloadRef } from './client.js'
 import { createExecCredentialSource, type ExecCredentialSource } from './exec-credential.js'
 import { loadKubeconfig, type ClientCertificate, type KubeconfigSource, type KubernetesConnection } from './kubeconfig.js'
 import { labelSelectorToQuery, type StructuredLabelSelector } from './label-selector.js'
@@ -60,10 +60,16 @@ interface ApiRequest {
 interface WorkloadObject {
   metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> }
   spec?: {
+    replicas?: number
     selector?: StructuredLabelSelector
     podManagementPolicy?: string
     template?: { spec?: { terminationGracePeriodSeconds?: number } }
   }
+}
+
+/** What the client reads of a Pod: its name and labels, nothing that would grow the cache. */
+interface PodObject {
+  metadata?: { name?: string; labels?: Record<string, string> }
 }
 
 interface ListOf<T> {
@@ -238,14 +244,9 @@ export function createHttpKubernetesClient(connection: KubernetesConnection, env
     async patchAnnotations(ref, annotations, signal) {
       await json(`annotate ${describeRef(ref)}`, mergePatch(workloadPath(ref), { metadata: { annotations } }, signal))
     },
-    async listPods(namespace, labelSelector, signal) {
-      const list = await json<ListOf<{ metadata?: { name?: string } }>>(`list pods in ${namespace} with selector ${labelSelector}`, {
-        method: 'GET',
-        path: podsPath(namespace),
-        query: { labelSelector },
-        signal,
-      })
-      return { names: (list?.items ?? []).map((pod) => pod.metadata?.name ?? ''), resourceVersion: list?.metadata?.resourceVersion ?? '' }
+    async listPods(namespace, signal) {
+      const list = await json<ListOf<PodObject>>(`list pods in ${namespace}`, { method: 'GET', path: podsPath(namespace), signal })
+      return { pods: (list?.items ?? []).map(toPodSummary), resourceVersion: list?.metadata?.resourceVersion ?? '' }
     },
     async deletePod(namespace, name, gracePeriodSeconds, signal) {
       await json(
@@ -259,15 +260,14 @@ export function createHttpKubernetesClient(connection: KubernetesConnection, env
         { notFoundIsNull: true },
       )
     },
-    async watchPods(namespace, labelSelector, resourceVersion, onEvent, onEnd) {
+    async watchPods(namespace, resourceVersion, onEvent, onEnd) {
       const stopped = new AbortController()
       const timeout = AbortSignal.timeout(WATCH_CLIENT_TIMEOUT_MS)
       const signal = AbortSignal.any([stopped.signal, timeout])
-      const response = await call(`watch pods in ${namespace} with selector ${labelSelector}`, {
+      const response = await call(`watch pods in ${namespace}`, {
         method: 'GET',
         path: podsPath(namespace),
         query: {
-          labelSelector,
           watch: 'true',
           resourceVersion,
           allowWatchBookmarks: 'true',
@@ -290,8 +290,8 @@ async function streamWatchEvents(response: IncomingMessage, onEvent: (event: Pod
   let pending = ''
   const deliver = (line: string) => {
     if (line.trim() === '') return
-    const event = JSON.parse(line) as { type: PodWatchEvent['type']; object?: { metadata?: { name?: string } } }
-    onEvent(event.type === 'ERROR' || event.type === 'BOOKMARK' ? { type: event.type } : { type: event.type, name: event.object?.metadata?.name })
+    const event = JSON.parse(line) as { type: PodWatchEvent['type']; object?: PodObject }
+    onEvent(event.type === 'ERROR' || event.type === 'BOOKMARK' ? { type: event.type } : { type: event.type, pod: toPodSummary(event.object ?? {}) })
   }
   for await (const chunk of response as AsyncIterable<string>) {
     pending += chunk
@@ -313,7 +313,12 @@ function toWorkload(kind: WorkloadKind, object: WorkloadObject): Workload {
     annotations: object.metadata?.annotations ?? {},
     terminationGracePeriodSeconds: object.spec?.template?.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS,
     podManagementPolicy: kind === 'statefulset' ? (object.spec?.podManagementPolicy === 'Parallel' ? 'Parallel' : 'OrderedReady') : null,
+    replicas: typeof object.spec?.replicas === 'number' ? object.spec.replicas : null,
   }
+}
+
+function toPodSummary(object: PodObject): PodSummary {
+  return { name: object.metadata?.name ?? '', labels: object.metadata?.labels ?? {} }
 }
 
 async function readText(response: IncomingMessage, signal: AbortSignal): Promise<string> {

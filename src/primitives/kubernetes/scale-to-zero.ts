@@ -1,24 +1,33 @@
 /**
  * Kubernetes scale-to-zero: patch the scale subresource of Deployments and StatefulSets to 0, verified when no pod
- * of the workload remains (terminating ones included). The prior replica count is the journal's snapshot and is
- * also written on the workload as the annotation `killswitch.dev/replicas-before`, so that a human with only
- * kubectl can see what a restore would put back.
+ * of the workload remains (terminating ones included), as seen by one pod cache per namespace that every workload
+ * there shares. The prior replica count is the journal's snapshot and is also written on the workload as the
+ * annotation `killswitch.dev/replicas-before`, so that a human with only kubectl can see what a restore would put
+ * back.
  */
 import { PrimitiveError, type HaltEstimate, type Primitive, type PrimitiveContext, type RateBucket, type Target, type TargetState } from '../../core/primitive.js'
 import type { ScaleToZeroSpec } from '../../core/runbook/schema.js'
 import { pollUntil } from '../../core/wait.js'
 import type { PrimitiveConfig } from '../registry.js'
 import type { KubernetesClient, KubernetesConnector, Workload, WorkloadKind, WorkloadRef } from './client.js'
-import { connectWithKubeconfig } from './http-client.js'
-import { waitUntilPodsGone } from './wait-for-pods-gone.js'
+import { connectWithKubeconfig, KubernetesApiError } from './http-client.js'
+import { labelQueryPredicate } from './label-selector.js'
+import { SharedNamespacePods } from './shared-namespace-pods.js'
 
 export const REPLICAS_BEFORE_ANNOTATION = 'killswitch.dev/replicas-before'
 
 /**
- * Client-side pacing per cluster. Kubernetes publishes no rate: the API server's limits (API Priority and
- * Fairness, max-requests-inflight) are each cluster's own; 50 requests/s stays well inside a default control plane.
+ * Client-side pacing per cluster. Kubernetes publishes no request rate; what bounds a client is API Priority and
+ * Fairness: the server's concurrency (`--max-requests-inflight` 400 + `--max-mutating-requests-inflight` 200 = 600
+ * seats by default) is split among priority levels by their shares. A user lands in `global-default` (20 of 245
+ * shares: 49 seats), a service account in `workload-low` (100 shares: 245 seats). A request holds a seat for its
+ * latency, so 100 requests/s at a slow 100 ms each hold about 10 seats (Little's law): a fifth of the smaller level,
+ * and APF keeps the other levels (controllers, kubelets, leader election) apart from it. client-go's default, 5/s
+ * with a burst of 10, suits a controller that runs forever in many replicas; a break-glass halt runs once, for
+ * seconds, and at 5/s its two requests per workload would take 400 s for 1,000 workloads (20 s here). A busier
+ * cluster answers 429 with Retry-After, which the client waits out.
  */
-const RATE_PER_SECOND = 50
+const RATE: Pick<RateBucket, 'ratePerSecond' | 'burst'> = { ratePerSecond: 100, burst: 20 }
 
 const KIND_OF: Record<ScaleToZeroSpec['kinds'][number], WorkloadKind> = { Deployment: 'deployment', StatefulSet: 'statefulset' }
 
@@ -49,7 +58,8 @@ export function createScaleToZeroPrimitive(
     return client
   }
 
-  const bucket = (context: string): RateBucket => ({ key: `kubernetes:${context}`, ratePerSecond: RATE_PER_SECOND })
+  const bucket = (context: string): RateBucket => ({ key: `kubernetes:${context}`, ...RATE })
+  const podCaches = new SharedNamespacePods()
 
   /** The client and a pace function for a target's cluster. */
   const reach = async (target: Target, ctx: PrimitiveContext) => {
@@ -121,37 +131,38 @@ export function createScaleToZeroPrimitive(
 
     async apply(target, before, ctx) {
       const { locator, client, pace } = await reach(target, ctx)
-      const snapshot = String(replicasOf(before))
-
-      await pace()
-      const workload = await client.readWorkload(locator, ctx.signal)
-      if (!workload) {
-        throw new PrimitiveError(`${target.label} no longer exists (context ${locator.context})`, undefined, 'WorkloadNotFound')
-      }
-      // A repeated halt of an already-halted workload sees replicas=0 as "before"; the annotation a previous halt
-      // wrote holds the count a restore needs, so it is never replaced by that 0.
-      const recorded = workload.annotations[REPLICAS_BEFORE_ANNOTATION]
-      if (recorded === undefined || (recorded !== snapshot && snapshot !== '0')) {
+      const replicas = replicasOf(before)
+      try {
+        // A repeated halt sees replicas=0 as "before": the annotation an earlier halt wrote holds the count a restore
+        // needs, so only a running workload's count is recorded (which also replaces a stale one).
+        if (replicas > 0) {
+          await pace()
+          await client.patchAnnotations(locator, { [REPLICAS_BEFORE_ANNOTATION]: String(replicas) }, ctx.signal)
+        }
         await pace()
-        await client.patchAnnotations(locator, { [REPLICAS_BEFORE_ANNOTATION]: snapshot }, ctx.signal)
+        await client.patchScaleReplicas(locator, 0, ctx.signal)
+      } catch (error) {
+        if (error instanceof KubernetesApiError && error.statusCode === 404) {
+          throw new PrimitiveError(`${target.label} no longer exists (context ${locator.context})`, undefined, 'WorkloadNotFound')
+        }
+        throw error
       }
-
-      await pace()
-      await client.patchScaleReplicas(locator, 0, ctx.signal)
 
       if (locator.gracePeriodOverride !== null) {
-        await pace()
-        const pods = await client.listPods(locator.namespace, locator.podSelector, ctx.signal)
-        for (const pod of pods.names) {
-          await pace()
-          await client.deletePod(locator.namespace, pod, locator.gracePeriodOverride, ctx.signal)
-        }
+        const grace = locator.gracePeriodOverride
+        await podCaches.use(client, locator.namespace, pace, async (pods) => {
+          for (const pod of await pods.podsMatching(labelQueryPredicate(locator.podSelector), ctx.signal)) {
+            await pace()
+            await client.deletePod(locator.namespace, pod, grace, ctx.signal)
+          }
+        })
       }
     },
 
     async verifyHalted(target, ctx) {
       const { locator, client, pace } = await reach(target, ctx)
-      await waitUntilPodsGone(client, locator.namespace, locator.podSelector, { signal: ctx.signal, pace })
+      const matches = labelQueryPredicate(locator.podSelector)
+      await podCaches.use(client, locator.namespace, pace, (pods) => pods.untilGone(matches, ctx.signal))
     },
 
     async restore(target, snapshot, ctx) {
@@ -181,12 +192,14 @@ export function createScaleToZeroPrimitive(
       const locator = locatorOf(target)
       const replicas = replicasOf(state)
       const call = bucket(locator.context)
-      // read workload + annotate + scale, then list + watch to verify; an override adds a list and one delete per pod.
-      const requests = 5 + (locator.gracePeriodOverride !== null ? 1 + replicas : 0)
+      // The scale read unless resolution saw the count, the annotation, the scale patch; with an override, one pod
+      // delete per pod. Verification's pods list and watch are one per namespace, shared by all its workloads.
+      const requests = (target.observed === undefined ? 1 : 0) + 2 + (locator.gracePeriodOverride !== null ? replicas : 0)
       return { calls: Array.from({ length: requests }, () => call), settleMs: settleMs(locator, replicas) }
     },
 
     async close() {
+      podCaches.closeAll()
       clients.clear()
     },
   }
@@ -220,6 +233,8 @@ function toTarget(context: string, workload: Workload, gracePeriodOverride: numb
     kind: 'scaleToZero',
     label: `${workload.namespace}/${workload.kind}/${workload.name}`,
     locator: { ...locator },
+    // The workload's spec.replicas is what its scale subresource reports: the halt needs no read of its own.
+    ...(workload.replicas === null ? {} : { observed: { replicas: workload.replicas } }),
   }
 }
 

@@ -1,14 +1,17 @@
 /**
  * An in-memory `KubernetesClient` for unit tests. Behaviour:
- * - workloads hold a replica count (the scale subresource) and annotations; pods belong to a workload by its
- *   pod selector string;
+ * - workloads hold a replica count (the scale subresource and `spec.replicas`) and annotations; their pods carry
+ *   the label `app=<workload name>`, which is the workload's pod selector;
  * - scaling to N below the pod count marks the surplus pods terminating (a MODIFIED event), as the controller
  *   would; they stay listed until the test calls `finishTermination()`, which deletes them (DELETED events);
  * - `deletePod` marks a pod terminating and records the grace period; a missing pod is not an error;
- * - watches receive events from the moment they open; `endWatches(error)` ends every open watch;
+ * - pods lists and watches cover the whole namespace; watches receive events (with the pod's labels) from the
+ *   moment they open; `endWatches(error)` ends every open watch, `openWatches` counts them;
+ * - `failPodLists(error)` makes pods lists fail;
  * - every call is recorded in `calls` as one readable line.
  */
 import type { KubernetesClient, PodWatchEvent, Workload, WorkloadKind, WorkloadRef } from '../../../src/primitives/kubernetes/client.js'
+import { KubernetesApiError } from '../../../src/primitives/kubernetes/http-client.js'
 
 interface FakeWorkload {
   workload: Workload
@@ -16,13 +19,15 @@ interface FakeWorkload {
 }
 
 interface FakePod {
+  namespace: string
   selector: string
+  labels: Record<string, string>
   terminating: boolean
   gracePeriodSeconds?: number
 }
 
 interface OpenWatch {
-  selector: string
+  namespace: string
   onEvent: (event: PodWatchEvent) => void
   onEnd: (error?: unknown) => void
 }
@@ -44,6 +49,7 @@ export class FakeKubernetesClient implements KubernetesClient {
   private readonly pods = new Map<string, FakePod>()
   private watches: OpenWatch[] = []
   private watchWaiters: Array<() => void> = []
+  private podListError: Error | undefined
 
   constructor(readonly context = 'prod-eu') {}
 
@@ -57,10 +63,16 @@ export class FakeKubernetesClient implements KubernetesClient {
       annotations: { ...input.annotations },
       terminationGracePeriodSeconds: input.terminationGracePeriodSeconds ?? 30,
       podManagementPolicy: input.kind === 'statefulset' ? (input.podManagementPolicy ?? 'OrderedReady') : null,
+      replicas: input.replicas,
     }
     this.workloads.set(key(workload), { workload, replicas: input.replicas, labels: input.labels ?? {} })
-    for (let i = 0; i < input.replicas; i++) this.pods.set(`${input.name}-${i}`, { selector: workload.podSelector, terminating: false })
+    for (let i = 0; i < input.replicas; i++) this.addPod(workload, `${input.name}-${i}`)
     return workload
+  }
+
+  /** A pod of the namespace that belongs to no workload of the test (another team's). */
+  addStrayPod(name: string, labels: Record<string, string>, namespace = 'agents'): void {
+    this.pods.set(name, { namespace, selector: '', labels, terminating: false })
   }
 
   replicas(ref: WorkloadRef): number {
@@ -79,13 +91,22 @@ export class FakeKubernetesClient implements KubernetesClient {
     return this.pods.get(name)
   }
 
-  /** The kubelet's part: every terminating pod goes away. */
-  finishTermination(): void {
+  /** The kubelet's part: every terminating pod (of one workload, if named) goes away. */
+  finishTermination(workloadName?: string): void {
     for (const [name, pod] of [...this.pods]) {
-      if (!pod.terminating) continue
+      if (!pod.terminating || (workloadName !== undefined && pod.selector !== `app=${workloadName}`)) continue
       this.pods.delete(name)
-      this.emit(pod.selector, { type: 'DELETED', name })
+      this.emit(pod, { type: 'DELETED', pod: { name, labels: { ...pod.labels } } })
     }
+  }
+
+  /** Every pods list fails with `error` until called with `undefined`. */
+  failPodLists(error: Error | undefined): void {
+    this.podListError = error
+  }
+
+  get openWatches(): number {
+    return this.watches.length
   }
 
   /** Pods disappear without any watch hearing of it (events lost between watches). */
@@ -109,13 +130,13 @@ export class FakeKubernetesClient implements KubernetesClient {
     const [label, value] = labelSelector.split('=')
     return [...this.workloads.values()]
       .filter((w) => w.workload.namespace === namespace && w.workload.kind === kind && w.labels[label!] === value)
-      .map((w) => ({ ...w.workload, annotations: { ...w.workload.annotations } }))
+      .map(copy)
   }
 
   async readWorkload(ref: WorkloadRef): Promise<Workload | null> {
     this.calls.push(`get ${ref.kind}/${ref.name}`)
     const found = this.workloads.get(key(ref))
-    return found ? { ...found.workload, annotations: { ...found.workload.annotations } } : null
+    return found ? copy(found) : null
   }
 
   async readScaleReplicas(ref: WorkloadRef): Promise<number> {
@@ -129,7 +150,7 @@ export class FakeKubernetesClient implements KubernetesClient {
     found.replicas = replicas
     const pods = this.podNames(found.workload.podSelector).filter((name) => !this.pods.get(name)!.terminating)
     for (const name of pods.slice(replicas)) this.terminate(name)
-    for (let i = pods.length; i < replicas; i++) this.pods.set(`${ref.name}-${i}`, { selector: found.workload.podSelector, terminating: false })
+    for (let i = pods.length; i < replicas; i++) this.addPod(found.workload, `${ref.name}-${i}`)
   }
 
   async patchAnnotations(ref: WorkloadRef, annotations: Record<string, string | null>): Promise<void> {
@@ -141,9 +162,11 @@ export class FakeKubernetesClient implements KubernetesClient {
     }
   }
 
-  async listPods(namespace: string, labelSelector: string) {
-    this.calls.push(`list-pods ${namespace} ${labelSelector}`)
-    return { names: this.podNames(labelSelector), resourceVersion: String(this.calls.length) }
+  async listPods(namespace: string) {
+    this.calls.push(`list-pods ${namespace}`)
+    if (this.podListError) throw this.podListError
+    const pods = [...this.pods].filter(([, pod]) => pod.namespace === namespace).map(([name, pod]) => ({ name, labels: { ...pod.labels } }))
+    return { pods, resourceVersion: String(this.calls.length) }
   }
 
   async deletePod(namespace: string, name: string, gracePeriodSeconds: number): Promise<void> {
@@ -154,15 +177,9 @@ export class FakeKubernetesClient implements KubernetesClient {
     this.terminate(name)
   }
 
-  async watchPods(
-    namespace: string,
-    labelSelector: string,
-    _resourceVersion: string,
-    onEvent: (event: PodWatchEvent) => void,
-    onEnd: (error?: unknown) => void,
-  ) {
-    this.calls.push(`watch-pods ${namespace} ${labelSelector}`)
-    const watch: OpenWatch = { selector: labelSelector, onEvent, onEnd }
+  async watchPods(namespace: string, _resourceVersion: string, onEvent: (event: PodWatchEvent) => void, onEnd: (error?: unknown) => void) {
+    this.calls.push(`watch-pods ${namespace}`)
+    const watch: OpenWatch = { namespace, onEvent, onEnd }
     this.watches.push(watch)
     const waiters = this.watchWaiters
     this.watchWaiters = []
@@ -170,22 +187,32 @@ export class FakeKubernetesClient implements KubernetesClient {
     return { stop: () => void (this.watches = this.watches.filter((w) => w !== watch)) }
   }
 
+  private addPod(workload: Workload, name: string): void {
+    const pod: FakePod = { namespace: workload.namespace, selector: workload.podSelector, labels: { app: workload.name }, terminating: false }
+    this.pods.set(name, pod)
+    this.emit(pod, { type: 'ADDED', pod: { name, labels: { ...pod.labels } } })
+  }
+
   private terminate(name: string): void {
     const pod = this.pods.get(name)!
     if (pod.terminating) return
     pod.terminating = true
-    this.emit(pod.selector, { type: 'MODIFIED', name })
+    this.emit(pod, { type: 'MODIFIED', pod: { name, labels: { ...pod.labels } } })
   }
 
-  private emit(selector: string, event: PodWatchEvent): void {
-    for (const watch of this.watches.filter((w) => w.selector === selector)) watch.onEvent(event)
+  private emit(pod: FakePod, event: PodWatchEvent): void {
+    for (const watch of this.watches.filter((w) => w.namespace === pod.namespace)) watch.onEvent(event)
   }
 
   private get(ref: WorkloadRef): FakeWorkload {
     const found = this.workloads.get(key(ref))
-    if (!found) throw new Error(`fake: no ${ref.kind}/${ref.name} in ${ref.namespace}`)
+    if (!found) throw new KubernetesApiError(`fake: no ${ref.kind}/${ref.name} in ${ref.namespace}`, 404, 'NotFound')
     return found
   }
+}
+
+function copy(found: FakeWorkload): Workload {
+  return { ...found.workload, annotations: { ...found.workload.annotations }, replicas: found.replicas }
 }
 
 function key(ref: WorkloadRef): string {

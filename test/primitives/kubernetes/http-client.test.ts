@@ -98,20 +98,22 @@ current-context: local
     expect(await client.readScaleReplicas({ namespace: 'agents', kind: 'deployment', name: 'refund-api' }, signal)).toBe(0)
   })
 
-  it('lists with the label selector and maps the workload spec', async () => {
+  it('lists with the label selector and maps the workload spec, replica count included', async () => {
     handle = (_, response) =>
       json(response, 200, {
         kind: 'StatefulSetList',
         items: [
           {
             metadata: { name: 'ledger', namespace: 'agents', annotations: { a: 'b' } },
-            spec: { selector: { matchLabels: { app: 'ledger' } }, podManagementPolicy: 'Parallel', template: { spec: { terminationGracePeriodSeconds: 5 } } },
+            spec: { replicas: 0, selector: { matchLabels: { app: 'ledger' } }, podManagementPolicy: 'Parallel', template: { spec: { terminationGracePeriodSeconds: 5 } } },
           },
+          { metadata: { name: 'bare', namespace: 'agents' }, spec: { selector: { matchLabels: { app: 'bare' } } } },
         ],
       })
 
     expect(await client.listWorkloads('agents', 'statefulset', 'class=refund,tier in (a,b)', signal)).toEqual([
-      { namespace: 'agents', kind: 'statefulset', name: 'ledger', podSelector: 'app=ledger', annotations: { a: 'b' }, terminationGracePeriodSeconds: 5, podManagementPolicy: 'Parallel' },
+      { namespace: 'agents', kind: 'statefulset', name: 'ledger', podSelector: 'app=ledger', annotations: { a: 'b' }, terminationGracePeriodSeconds: 5, podManagementPolicy: 'Parallel', replicas: 0 },
+      { namespace: 'agents', kind: 'statefulset', name: 'bare', podSelector: 'app=bare', annotations: {}, terminationGracePeriodSeconds: 30, podManagementPolicy: 'OrderedReady', replicas: null },
     ])
     expect(recorded[0]).toMatchObject({ method: 'GET', path: '/proxy/apis/apps/v1/namespaces/agents/statefulsets', query: { labelSelector: 'class=refund,tier in (a,b)' } })
   })
@@ -137,33 +139,43 @@ current-context: local
     handle = (_, response) =>
       answered++ === 0
         ? json(response, 429, { kind: 'Status', reason: 'TooManyRequests', code: 429 }, { 'retry-after': '0' })
-        : json(response, 200, { metadata: { resourceVersion: '42' }, items: [{ metadata: { name: 'p-1' } }] })
+        : json(response, 200, { metadata: { resourceVersion: '42' }, items: [{ metadata: { name: 'p-1', labels: { app: 'refund' } }, spec: { nodeName: 'n-1' } }, { metadata: { name: 'p-2' } }] })
 
-    expect(await client.listPods('agents', 'app=refund', signal)).toEqual({ names: ['p-1'], resourceVersion: '42' })
+    expect(await client.listPods('agents', signal)).toEqual({
+      pods: [
+        { name: 'p-1', labels: { app: 'refund' } },
+        { name: 'p-2', labels: {} },
+      ],
+      resourceVersion: '42',
+    })
     expect(recorded).toHaveLength(2)
+    // The whole namespace: one list serves every workload there.
+    expect(recorded[1]).toMatchObject({ method: 'GET', path: '/proxy/api/v1/namespaces/agents/pods', query: {} })
   })
 
   it('watches from the resourceVersion and parses events split across chunks until the server ends the stream', async () => {
     handle = (_, response) => {
       response.writeHead(200, { 'content-type': 'application/json' })
-      response.write('{"type":"MODIFIED","object":{"metadata":{"name":"p-1","deletionTimestamp":"2024-01-01T00:00:00Z"}}}\n{"type":"DEL')
+      response.write('{"type":"MODIFIED","object":{"metadata":{"name":"p-1","labels":{"app":"refund"},"deletionTimestamp":"2024-01-01T00:00:00Z"}}}\n{"type":"DEL')
       setImmediate(() => {
-        response.write('ETED","object":{"metadata":{"name":"p-1"}}}\n{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"50"}}}\n')
+        response.write('ETED","object":{"metadata":{"name":"p-1","labels":{"app":"refund"}}}}\n{"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"50"}}}\n')
         response.end('{"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired"}}')
       })
     }
     const events: PodWatchEvent[] = []
     const ended = new Promise<unknown>((resolve) => {
-      void client.watchPods('agents', 'app=refund', '42', (event) => events.push(event), (error) => resolve(error ?? 'closed by server'))
+      void client.watchPods('agents', '42', (event) => events.push(event), (error) => resolve(error ?? 'closed by server'))
     })
 
     expect(await ended).toBe('closed by server')
-    expect(events).toEqual([{ type: 'MODIFIED', name: 'p-1' }, { type: 'DELETED', name: 'p-1' }, { type: 'BOOKMARK' }, { type: 'ERROR' }])
+    const refund = { name: 'p-1', labels: { app: 'refund' } }
+    expect(events).toEqual([{ type: 'MODIFIED', pod: refund }, { type: 'DELETED', pod: refund }, { type: 'BOOKMARK' }, { type: 'ERROR' }])
     expect(recorded[0]).toMatchObject({
       method: 'GET',
       path: '/proxy/api/v1/namespaces/agents/pods',
-      query: { labelSelector: 'app=refund', watch: 'true', resourceVersion: '42', allowWatchBookmarks: 'true', timeoutSeconds: '30' },
+      query: { watch: 'true', resourceVersion: '42', allowWatchBookmarks: 'true', timeoutSeconds: '30' },
     })
+    expect(recorded[0]!.query).not.toHaveProperty('labelSelector')
   })
 
   it('ends a stopped watch with an AbortError and no further events', async () => {
@@ -174,20 +186,20 @@ current-context: local
     const events: PodWatchEvent[] = []
     let end: (error: unknown) => void = () => undefined
     const ended = new Promise<unknown>((resolve) => (end = resolve))
-    const watch = await client.watchPods('agents', 'app=refund', '42', (event) => {
+    const watch = await client.watchPods('agents', '42', (event) => {
       events.push(event)
       // The watch handle exists only once watchPods resolves, which may be after the first event.
       setImmediate(() => watch.stop())
     }, end)
 
     expect(await ended).toMatchObject({ name: 'AbortError' })
-    expect(events).toEqual([{ type: 'ADDED', name: 'p-1' }])
+    expect(events).toEqual([{ type: 'ADDED', pod: { name: 'p-1', labels: {} } }])
   })
 
   it('rejects with the signal reason when the operation aborts mid-request', async () => {
     handle = () => undefined
     const controller = new AbortController()
-    const reading = client.listPods('agents', 'app=refund', controller.signal)
+    const reading = client.listPods('agents', controller.signal)
     const reason = new Error('halt timed out')
     setImmediate(() => controller.abort(reason))
     await expect(reading).rejects.toBe(reason)

@@ -36,7 +36,7 @@ describe('scaleToZero against the sandbox', () => {
     createScaleToZeroPrimitive({ credentials: { kubernetes: { kubeconfig: sandbox.kubeconfigPath } }, env: {} })
 
   beforeAll(async () => {
-    sandbox = await startSandbox({ seed })
+    sandbox = await startSandbox({ seed, recordRequests: true })
   })
   afterAll(async () => {
     await sandbox?.stop()
@@ -60,7 +60,11 @@ describe('scaleToZero against the sandbox', () => {
     // Scaled to zero but still terminating: a halt is not verified by the 200 of the patch.
     expect(podsOf('deployment/refund-api').length).toBeGreaterThan(0)
 
+    const podRequests = () => sandbox.requests().filter((r) => r.method === 'GET' && r.path.startsWith('/api/v1/namespaces/agents/pods')).length
+    const podRequestsBefore = podRequests()
     await Promise.all(targets.map((target) => scale.verifyHalted(target, testContext())))
+    // Both workloads were verified through one pods list and one watch of the namespace.
+    expect(podRequests() - podRequestsBefore).toBe(2)
     expect(podsOf('deployment/refund-api')).toEqual([])
     expect(podsOf('statefulset/refund-worker')).toEqual([])
     expect(podsOf('deployment/billing-api')).toHaveLength(2)

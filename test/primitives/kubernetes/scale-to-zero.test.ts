@@ -52,6 +52,8 @@ describe('scaleToZero resolve', () => {
       podManagementPolicy: 'OrderedReady',
       gracePeriodOverride: null,
     })
+    // The list already says each workload's replica count: the halt takes it as the snapshot without a read.
+    expect(targets.map((t) => t.observed)).toEqual([{ replicas: 3 }, { replicas: 2 }])
     expect(cluster.calls).toEqual(['list deployment agents class=refund', 'list statefulset agents class=refund'])
     expect(ctx.paced.get('kubernetes:prod-eu')).toBe(2)
   })
@@ -78,6 +80,7 @@ describe('scaleToZero resolve', () => {
 
     expect(targets.map((t) => t.id)).toEqual(['k8s:prod-eu:agents:deployment/refund-api', 'k8s:prod-eu:agents:statefulset/ledger'])
     expect(targets.every((t) => t.locator.gracePeriodOverride === 5)).toBe(true)
+    expect(targets.map((t) => t.observed)).toEqual([{ replicas: 3 }, { replicas: 1 }])
   })
 
   it('fails with SelectorMatchedNothing naming namespace, selector and context', async () => {
@@ -127,7 +130,7 @@ describe('scaleToZero halt', () => {
     expect(primitive.sameState({ replicas: 3 }, { replicas: 2 })).toBe(false)
   })
 
-  it('records the prior count as an annotation, then scales to zero, pacing every request', async () => {
+  it('records the prior count as an annotation, then scales to zero: two paced requests and nothing else', async () => {
     const s = setup()
     const workload = s.cluster.add({ kind: 'deployment', name: 'refund-api', replicas: 3 })
     const { primitive, target, cluster } = await resolved(s)
@@ -136,11 +139,10 @@ describe('scaleToZero halt', () => {
     await primitive.apply(target, { replicas: 3 }, ctx)
 
     expect(cluster.calls).toEqual([
-      'get deployment/refund-api',
       `patch-annotations deployment/refund-api {"${REPLICAS_BEFORE_ANNOTATION}":"3"}`,
       'patch-scale deployment/refund-api 0',
     ])
-    expect(ctx.paced.get('kubernetes:prod-eu')).toBe(3)
+    expect(ctx.paced.get('kubernetes:prod-eu')).toBe(2)
     expect(cluster.replicas(workload)).toBe(0)
     expect(cluster.annotations(workload)[REPLICAS_BEFORE_ANNOTATION]).toBe('3')
   })
@@ -154,7 +156,7 @@ describe('scaleToZero halt', () => {
 
     await primitive.apply(target, { replicas: 0 }, testContext())
 
-    expect(cluster.calls).toEqual(['get deployment/refund-api', 'patch-scale deployment/refund-api 0'])
+    expect(cluster.calls).toEqual(['patch-scale deployment/refund-api 0'])
     expect(cluster.annotations(workload)[REPLICAS_BEFORE_ANNOTATION]).toBe('3')
     expect(cluster.replicas(workload)).toBe(0)
   })
@@ -179,14 +181,18 @@ describe('scaleToZero halt', () => {
     s.cluster.add({ kind: 'statefulset', name: 'refund-worker', replicas: 2, terminationGracePeriodSeconds: 120 })
     const { primitive, target, cluster } = await resolved(s, { names: ['statefulset/refund-worker'], gracePeriodSeconds: 3 })
 
+    s.cluster.addStrayPod('search-0', { app: 'search' })
+
     await primitive.apply(target, { replicas: 2 }, testContext())
 
-    expect(cluster.calls.slice(-3)).toEqual([
-      'list-pods agents app=refund-worker',
+    // The pod names come from the namespace's shared pod cache (one list), not from a list of this workload.
+    expect(cluster.calls.filter((call) => call.startsWith('list-pods'))).toEqual(['list-pods agents'])
+    expect(cluster.calls.filter((call) => call.startsWith('delete-pod'))).toEqual([
       'delete-pod agents/refund-worker-0 grace=3',
       'delete-pod agents/refund-worker-1 grace=3',
     ])
     expect(cluster.pod('refund-worker-0')).toMatchObject({ terminating: true, gracePeriodSeconds: 3 })
+    expect(cluster.pod('search-0')).toMatchObject({ terminating: false })
   })
 
   it('verifies halted only once every pod, terminating ones included, is gone', async () => {
@@ -209,7 +215,7 @@ describe('scaleToZero halt', () => {
 
     expect(verified).toBe(true)
     expect(cluster.podNames('app=refund-api')).toEqual([])
-    expect(cluster.calls.slice(-2)).toEqual(['list-pods agents app=refund-api', 'watch-pods agents app=refund-api'])
+    expect(cluster.calls.slice(-2)).toEqual(['list-pods agents', 'watch-pods agents'])
   })
 
   it('re-lists after the watch times out, so pods that went unseen still end the wait', async () => {
@@ -226,7 +232,7 @@ describe('scaleToZero halt', () => {
     cluster.endWatches(new DOMException('The operation was aborted due to timeout', 'TimeoutError'))
     await verification
 
-    expect(cluster.calls).toEqual(['list-pods agents app=refund-api', 'watch-pods agents app=refund-api', 'list-pods agents app=refund-api'])
+    expect(cluster.calls.slice(0, 3)).toEqual(['list-pods agents', 'watch-pods agents', 'list-pods agents'])
   })
 
   it('rejects verification when the operation is aborted', async () => {
@@ -294,8 +300,14 @@ describe('scaleToZero estimate', () => {
   it('waits one grace period for a Deployment and paces in the cluster bucket', () => {
     const estimate = primitive.estimate(target({ kind: 'deployment', terminationGracePeriodSeconds: 30 }), { replicas: 4 })
     expect(estimate.settleMs).toBe(30_000)
-    expect(estimate.calls).toHaveLength(5)
-    expect(estimate.calls[0]).toEqual({ key: 'kubernetes:prod-eu', ratePerSecond: 50 })
+    // Scale read, annotation, scale patch; verification's list and watch are shared by the namespace.
+    expect(estimate.calls).toHaveLength(3)
+    expect(estimate.calls[0]).toEqual({ key: 'kubernetes:prod-eu', ratePerSecond: 100, burst: 20 })
+  })
+
+  it('counts no read when resolution observed the replica count', () => {
+    const observed = { ...target({ kind: 'deployment', terminationGracePeriodSeconds: 30 }), observed: { replicas: 4 } }
+    expect(primitive.estimate(observed, { replicas: 4 }).calls).toHaveLength(2)
   })
 
   it('waits one grace period per replica for an OrderedReady StatefulSet, one for Parallel', () => {
@@ -311,6 +323,125 @@ describe('scaleToZero estimate', () => {
       { replicas: 3 },
     )
     expect(estimate.settleMs).toBe(2_000)
-    expect(estimate.calls).toHaveLength(5 + 1 + 3)
+    expect(estimate.calls).toHaveLength(3 + 3)
+  })
+})
+
+describe('scaleToZero verification through one pod cache per namespace', () => {
+  /** Lets queued callbacks run, including the cache's close at the end of the event-loop turn. */
+  const settle = () => new Promise((resolve) => setImmediate(resolve))
+
+  async function halted(names: Array<{ kind: 'deployment' | 'statefulset'; name: string; replicas: number }>) {
+    const s = setup()
+    for (const workload of names) s.cluster.add({ ...workload, labels: { class: 'refund' } })
+    s.cluster.addStrayPod('search-0', { app: 'search', class: 'refund' })
+    const targets = await s.primitive.resolve(spec({ selector: 'class=refund' }), testContext())
+    for (const target of targets) await s.primitive.apply(target, target.observed!, testContext())
+    s.cluster.calls.length = 0
+    return { ...s, targets }
+  }
+
+  it('serves every workload of the namespace with one pods list and one watch, closed after the last verification', async () => {
+    const { cluster, primitive, targets } = await halted([
+      { kind: 'deployment', name: 'refund-api', replicas: 3 },
+      { kind: 'deployment', name: 'refund-web', replicas: 2 },
+      { kind: 'statefulset', name: 'refund-worker', replicas: 2 },
+    ])
+
+    const watchOpened = cluster.nextWatch()
+    const verifications = Promise.all(targets.map((target) => primitive.verifyHalted(target, testContext())))
+    await watchOpened
+    expect(cluster.openWatches).toBe(1)
+
+    cluster.finishTermination()
+    await verifications
+    await settle()
+
+    expect(cluster.calls).toEqual(['list-pods agents', 'watch-pods agents'])
+    expect(cluster.openWatches).toBe(0)
+    // Another team's pod in the namespace, whose labels match no workload's selector, never held anything up.
+    expect(cluster.pod('search-0')).toMatchObject({ terminating: false })
+  })
+
+  it("resolves a workload whose pods are gone while another's are still terminating", async () => {
+    const { cluster, primitive, targets } = await halted([
+      { kind: 'deployment', name: 'refund-api', replicas: 2 },
+      { kind: 'statefulset', name: 'refund-worker', replicas: 2 },
+    ])
+    const [api, worker] = targets as [Target, Target]
+    let workerVerified = false
+
+    const watchOpened = cluster.nextWatch()
+    const apiVerified = primitive.verifyHalted(api, testContext())
+    const workerVerification = primitive.verifyHalted(worker, testContext()).then(() => {
+      workerVerified = true
+    })
+    await watchOpened
+    cluster.finishTermination('refund-api')
+    await apiVerified
+    await settle()
+
+    expect(workerVerified).toBe(false)
+    expect(cluster.podNames('app=refund-worker')).toHaveLength(2)
+    expect(cluster.openWatches).toBe(1)
+
+    cluster.finishTermination('refund-worker')
+    await workerVerification
+    expect(workerVerified).toBe(true)
+  })
+
+  it('lists again when the server ends the watch, and keeps waiting for pods still terminating', async () => {
+    const { cluster, primitive, targets } = await halted([{ kind: 'deployment', name: 'refund-api', replicas: 2 }])
+    let verified = false
+
+    const firstWatch = cluster.nextWatch()
+    const verification = primitive.verifyHalted(targets[0]!, testContext()).then(() => {
+      verified = true
+    })
+    await firstWatch
+    const secondWatch = cluster.nextWatch()
+    cluster.endWatches()
+    await secondWatch
+
+    expect(cluster.calls).toEqual(['list-pods agents', 'watch-pods agents', 'list-pods agents', 'watch-pods agents'])
+    expect(verified).toBe(false)
+
+    cluster.finishTermination()
+    await verification
+    expect(verified).toBe(true)
+  })
+
+  it('fails every pending verification with the pods list error, and opens a fresh cache for the next one', async () => {
+    const { cluster, primitive, targets } = await halted([
+      { kind: 'deployment', name: 'refund-api', replicas: 1 },
+      { kind: 'deployment', name: 'refund-web', replicas: 1 },
+    ])
+    const forbidden = new PrimitiveError('Kubernetes refused to list pods in agents', undefined, 'KubernetesForbidden')
+    cluster.failPodLists(forbidden)
+
+    const outcomes = await Promise.allSettled(targets.map((target) => primitive.verifyHalted(target, testContext())))
+
+    expect(outcomes).toEqual([
+      { status: 'rejected', reason: forbidden },
+      { status: 'rejected', reason: forbidden },
+    ])
+    expect(cluster.calls).toEqual(['list-pods agents'])
+
+    cluster.failPodLists(undefined)
+    cluster.finishTermination()
+    await primitive.verifyHalted(targets[0]!, testContext())
+    expect(cluster.calls.filter((call) => call === 'list-pods agents')).toHaveLength(2)
+  })
+
+  it('close() stops the watch and rejects the verifications still waiting', async () => {
+    const { cluster, primitive, targets } = await halted([{ kind: 'deployment', name: 'refund-api', replicas: 1 }])
+
+    const watchOpened = cluster.nextWatch()
+    const verification = primitive.verifyHalted(targets[0]!, testContext())
+    await watchOpened
+    await primitive.close?.()
+
+    await expect(verification).rejects.toThrow('the pod cache of namespace agents was closed')
+    expect(cluster.openWatches).toBe(0)
   })
 })
