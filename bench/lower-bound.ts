@@ -15,6 +15,8 @@ const IAM_LIST_PAGE = 1000
 const TAGGING_PAGE = 100
 const LAMBDA_CONTROL_RATE = 15
 const LAMBDA_GET_RATE = 100
+/** Flags per page of LaunchDarkly's list endpoint (the primitive's LIST_PAGE_SIZE). */
+const LD_LIST_PAGE = 100
 
 export interface FleetCounts {
   functions: number
@@ -67,7 +69,9 @@ export function lowerBound(fleet: FleetCounts, profile: RealismProfile): LowerBo
   const latency = (api: keyof RealismProfile['apis']) => profile.apis[api].latencyMs
   const limited = profile.rateLimits
   const iamRate = profile.iamRatePerSecond
-  const ldGets = fleet.flags + fleet.flagsOn
+  // The flag list answers the snapshot of a whole page of flags at once, and one more listing reads back every flag
+  // it covers: per environment, ⌈G / page⌉ pages to resolve and ⌈G_on / page⌉ to read back.
+  const ldGets = Math.ceil(fleet.flags / LD_LIST_PAGE) + Math.ceil(fleet.flagsOn / LD_LIST_PAGE)
   const ldPatches = fleet.flagsOn
   const iamRequests = Math.ceil(fleet.roles / IAM_LIST_PAGE) + 3 * fleet.roles
   const taggingPages = Math.max(1, Math.ceil(fleet.functions / TAGGING_PAGE))

@@ -29,7 +29,7 @@ import { createLambdaConcurrencyPrimitive } from '../../../src/primitives/aws/la
 import { createSnsNotifier } from '../../../src/primitives/aws/notify.js'
 import type { PrimitiveConfig } from '../../../src/primitives/registry.js'
 import { recordingContext } from './fake-context.js'
-import { tinyZip } from './tiny-zip.js'
+import { storedZip } from '../../support/zip.js'
 
 const MOTO_ACCOUNT = '123456789012'
 const REGION = 'us-east-1'
@@ -103,7 +103,7 @@ describe('Lambda reserved concurrency against moto', () => {
         }),
       }),
     )
-    const zip = tinyZip('index.py', 'def handler(event, context):\n    return "ok"\n')
+    const zip = storedZip('index.py', 'def handler(event, context):\n    return "ok"\n')
     for (const [name, { reserved, tags }] of Object.entries(functions)) {
       await lambda.send(
         new CreateFunctionCommand({

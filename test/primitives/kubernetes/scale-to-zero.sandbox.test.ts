@@ -8,7 +8,7 @@ import { ScaleToZeroSpec } from '../../../src/core/runbook/schema.js'
 import { createScaleToZeroPrimitive, REPLICAS_BEFORE_ANNOTATION } from '../../../src/primitives/kubernetes/scale-to-zero.js'
 import type { NamespaceState } from '../../../src/sandbox/kubernetes/index.js'
 import { startSandbox, type Sandbox } from '../../../src/sandbox/server.js'
-import { testContext } from './test-context.js'
+import { testContext } from '../../support/primitive-context.js'
 
 const seed = {
   kubernetes: {

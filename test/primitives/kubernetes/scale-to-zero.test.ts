@@ -3,7 +3,7 @@ import { PrimitiveError, type Target } from '../../../src/core/primitive.js'
 import { ScaleToZeroSpec } from '../../../src/core/runbook/schema.js'
 import { createScaleToZeroPrimitive, REPLICAS_BEFORE_ANNOTATION } from '../../../src/primitives/kubernetes/scale-to-zero.js'
 import { FakeKubernetesClient } from './fake-kubernetes-client.js'
-import { testContext } from './test-context.js'
+import { testContext } from '../../support/primitive-context.js'
 
 const config = { credentials: {}, env: {} }
 

@@ -4,7 +4,7 @@ import { ScaleToZeroSpec } from '../../../src/core/runbook/schema.js'
 import { createScaleToZeroPrimitive } from '../../../src/primitives/kubernetes/scale-to-zero.js'
 import type { NamespaceState } from '../../../src/sandbox/kubernetes/index.js'
 import { startSandbox, type Sandbox } from '../../../src/sandbox/server.js'
-import { testContext } from './test-context.js'
+import { testContext } from '../../support/primitive-context.js'
 
 let sandbox: Sandbox
 beforeAll(async () => {

@@ -10,7 +10,7 @@ import { createFlagOffPrimitive } from '../../../src/primitives/launchdarkly/fla
 import type { LaunchDarklyState } from '../../../src/sandbox/launchdarkly/index.js'
 import type { SeedInput } from '../../../src/sandbox/seed.js'
 import { startSandbox, type Sandbox } from '../../../src/sandbox/server.js'
-import { testContext } from '../kubernetes/test-context.js'
+import { testContext } from '../../support/primitive-context.js'
 
 const seed: SeedInput = {
   launchdarkly: {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { PrimitiveError } from '../../../src/core/primitive.js'
 import { createFlagOffPrimitive } from '../../../src/primitives/launchdarkly/flag-off.js'
 import type { PrimitiveConfig } from '../../../src/primitives/registry.js'
-import { testContext } from '../kubernetes/test-context.js'
+import { testContext } from '../../support/primitive-context.js'
 import { FakeLaunchDarkly } from './fake-launchdarkly.js'
 
 const spec = { project: 'agents', environment: 'production', flags: ['refund-agent-enabled', 'refund-auto-approve'] }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { createFlagOffPrimitive } from '../../../src/primitives/launchdarkly/flag-off.js'
 import type { LaunchDarklyState } from '../../../src/sandbox/launchdarkly/index.js'
 import { startSandbox, type Sandbox } from '../../../src/sandbox/server.js'
-import { testContext } from '../kubernetes/test-context.js'
+import { testContext } from '../../support/primitive-context.js'
 
 let sandbox: Sandbox
 beforeAll(async () => {

@@ -17,7 +17,7 @@ import { GetCallerIdentityCommand } from '@aws-sdk/client-sts'
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest'
 import { startSandbox, type Sandbox } from '../../../src/sandbox/server.js'
 import { clients, DENY_ALL } from './fixture.js'
-import { storedZip } from './zip.js'
+import { storedZip } from '../../support/zip.js'
 
 /** moto's fixed account; the sandbox is seeded with the same one so ARNs compare equal. */
 const MOTO_ACCOUNT = '123456789012'

@@ -1,5 +1,5 @@
 /** A `PrimitiveContext` for unit tests that counts pacing per bucket and can be aborted. */
-import type { PrimitiveContext, RateBucket } from '../../../src/core/primitive.js'
+import type { PrimitiveContext, RateBucket } from '../../src/core/primitive.js'
 
 export interface TestContext extends PrimitiveContext {
   paced: Map<string, number>

@@ -1,4 +1,4 @@
-/** A one-file ZIP archive in the "stored" (uncompressed) layout, enough for moto's CreateFunction. */
+/** A one-file ZIP archive in the "stored" (uncompressed) layout, enough for a Lambda CreateFunction in moto. */
 import { crc32 } from 'node:zlib'
 
 export function storedZip(fileName: string, content: string): Uint8Array {
