@@ -85,13 +85,15 @@ export class LaunchDarklyRestApi {
     const filter = parseFlagFilter(req.url.searchParams.get('filter'))
     if (!filter.ok) return sendError(res, 400, filter.message, headers)
     const environments = requestedEnvironments(req)
-    const items = [...project.flags.values()]
-      .filter((flag) => filter.tags.every((tag) => flag.tags.includes(tag)))
-      .map((flag) => restFeatureFlag(project.key, flag, environments))
+    // Pages as LaunchDarkly does: `limit` defaults to 20 and is at most 100, `offset` skips; totalCount is the whole.
+    const limit = Math.min(100, Math.max(1, Number.parseInt(req.url.searchParams.get('limit') ?? '', 10) || 20))
+    const offset = Math.max(0, Number.parseInt(req.url.searchParams.get('offset') ?? '', 10) || 0)
+    const matching = [...project.flags.values()].filter((flag) => filter.tags.every((tag) => flag.tags.includes(tag)))
+    const items = matching.slice(offset, offset + limit).map((flag) => restFeatureFlag(project.key, flag, environments))
     sendJson(
       res,
       200,
-      { items, totalCount: items.length, _links: { self: { href: `/api/v2/flags/${project.key}`, type: 'application/json' } } },
+      { items, totalCount: matching.length, _links: { self: { href: `/api/v2/flags/${project.key}?limit=${limit}&offset=${offset}`, type: 'application/json' } } },
       headers,
     )
   }

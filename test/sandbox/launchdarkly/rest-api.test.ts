@@ -73,6 +73,18 @@ describe('LaunchDarkly REST: reading flags', () => {
     expect(Object.keys(list.items[0]!.environments)).toEqual(['staging'])
   })
 
+  it('pages a list with limit and offset, totalCount counting every match', async () => {
+    const all = (await (await rest(`/api/v2/flags/${PROJECT}`)).json()) as { items: FeatureFlag[]; totalCount: number }
+    expect(all.totalCount).toBeGreaterThan(1)
+    const first = (await (await rest(`/api/v2/flags/${PROJECT}?limit=1`)).json()) as { items: FeatureFlag[]; totalCount: number }
+    const second = (await (await rest(`/api/v2/flags/${PROJECT}?limit=1&offset=1`)).json()) as { items: FeatureFlag[]; totalCount: number }
+    expect(first.items).toHaveLength(1)
+    expect(second.items).toHaveLength(1)
+    expect(first.totalCount).toBe(all.totalCount)
+    expect(second.items[0]!.key).not.toBe(first.items[0]!.key)
+    expect([first.items[0]!.key, second.items[0]!.key]).toEqual(all.items.slice(0, 2).map((f) => f.key))
+  })
+
   it('sends the rate-limit headers on every answer, the reset in epoch milliseconds', async () => {
     const first = await rest(`/api/v2/flags/${PROJECT}/refund-agent-enabled`)
     const second = await rest(`/api/v2/flags/${PROJECT}/refund-agent-enabled`)
