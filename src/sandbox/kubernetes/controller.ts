@@ -84,7 +84,7 @@ export class WorkloadController {
   private podsOf(workload: Workload): Pod[] {
     const namespace = workload.metadata.namespace ?? ''
     const kind: WorkloadResource = workload.kind === 'Deployment' ? 'deployments' : 'statefulsets'
-    return this.store.list('pods', namespace).filter((pod) => {
+    return this.store.list('pods', namespace, (pod) => {
       const owner = ownerOfPod(pod)
       return owner?.resource === kind && owner.name === workload.metadata.name
     })

@@ -98,7 +98,7 @@ function serveCollection(parts: PlaneParts, req: SandboxRequest, res: ServerResp
     )
     return
   }
-  const items = parts.store.list(resource, namespace).filter((o) => matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o.metadata))
+  const items = parts.store.list(resource, namespace, (o) => matchesLabels(labels, o.metadata.labels) && matchesFields(fields, o.metadata))
   sendJson(res, 200, render(req, resource, items, String(parts.store.currentRevision), true))
 }
 

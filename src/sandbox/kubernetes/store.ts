@@ -45,12 +45,20 @@ export class ObjectStore {
     return found && (structuredClone(found) as ResourceTypes[R])
   }
 
-  /** Objects of a resource, all namespaces when `namespace` is undefined, ordered by namespace then name. */
-  list<R extends ResourceName>(resource: R, namespace?: string): ResourceTypes[R][] {
+  /**
+   * Objects of a resource, all namespaces when `namespace` is undefined, ordered by namespace then name. `matches`
+   * filters the stored objects before they are copied: a controller scanning a thousand pods for one workload's
+   * copies only that workload's.
+   */
+  list<R extends ResourceName>(resource: R, namespace?: string, matches?: (object: ResourceTypes[R]) => boolean): ResourceTypes[R][] {
     const all = [...(this.objects.get(resource)?.values() ?? [])] as ResourceTypes[R][]
     return all
-      .filter((object) => namespace === undefined || object.metadata.namespace === namespace)
-      .sort((a, b) => keyOf(a.metadata.namespace, a.metadata.name).localeCompare(keyOf(b.metadata.namespace, b.metadata.name)))
+      .filter((object) => (namespace === undefined || object.metadata.namespace === namespace) && (matches === undefined || matches(object)))
+      .sort((a, b) => {
+        const ka = keyOf(a.metadata.namespace, a.metadata.name)
+        const kb = keyOf(b.metadata.namespace, b.metadata.name)
+        return ka < kb ? -1 : ka > kb ? 1 : 0
+      })
       .map((object) => structuredClone(object))
   }
 

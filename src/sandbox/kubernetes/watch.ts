@@ -70,7 +70,7 @@ export class WatchStreams {
 
     const requested = request.resourceVersion
     if (requested === undefined || requested === '0') {
-      for (const object of this.store.list(request.resource, request.namespace)) if (matches(object)) sendObject('ADDED', object)
+      for (const object of this.store.list(request.resource, request.namespace, matches)) sendObject('ADDED', object)
     } else {
       const replay = this.store.eventsAfter(Number(requested))
       if (!replay) {
