@@ -16,8 +16,8 @@ export type Priority = (typeof PRIORITY)[keyof typeof PRIORITY]
 interface Waiter {
   release: () => void
   fail: (reason: unknown) => void
+  priority: Priority
   signal?: AbortSignal
-  onAbort?: () => void
 }
 
 /** A token bucket with one queue per priority. */
@@ -39,19 +39,48 @@ class Bucket {
   take(priority: Priority, signal?: AbortSignal): Promise<void> {
     return new Promise((release, fail) => {
       if (signal?.aborted) return fail(signal.reason)
-      const waiter: Waiter = { release, fail, signal }
-      if (signal) {
-        waiter.onAbort = () => {
-          const queue = this.queues[priority]!
-          const at = queue.indexOf(waiter)
-          if (at >= 0) queue.splice(at, 1)
-          fail(signal.reason)
-        }
-        signal.addEventListener('abort', waiter.onAbort, { once: true })
-      }
+      const waiter: Waiter = { release, fail, priority, signal }
+      if (signal) this.watch(signal).add(waiter)
       this.queues[priority]!.push(waiter)
       this.pump()
     })
+  }
+
+  /**
+   * One abort listener per signal, however many requests wait under it: thousands of targets share a halt's
+   * signal, and a listener each made every add and remove walk thousands of listeners.
+   */
+  private readonly waitersBySignal = new Map<AbortSignal, { waiters: Set<Waiter>; onAbort: () => void }>()
+
+  private watch(signal: AbortSignal): Set<Waiter> {
+    let entry = this.waitersBySignal.get(signal)
+    if (!entry) {
+      const waiters = new Set<Waiter>()
+      const onAbort = () => {
+        this.waitersBySignal.delete(signal)
+        for (const waiter of waiters) {
+          const queue = this.queues[waiter.priority]!
+          queue.splice(queue.indexOf(waiter), 1)
+          waiter.fail(signal.reason)
+        }
+      }
+      entry = { waiters, onAbort }
+      this.waitersBySignal.set(signal, entry)
+      signal.addEventListener('abort', onAbort, { once: true })
+    }
+    return entry.waiters
+  }
+
+  /** A released request no longer listens for its signal; the signal's listener goes with its last waiter. */
+  private unwatch(waiter: Waiter): void {
+    if (!waiter.signal) return
+    const entry = this.waitersBySignal.get(waiter.signal)
+    if (!entry) return
+    entry.waiters.delete(waiter)
+    if (entry.waiters.size === 0) {
+      waiter.signal.removeEventListener('abort', entry.onAbort)
+      this.waitersBySignal.delete(waiter.signal)
+    }
   }
 
   private pump(): void {
@@ -64,7 +93,7 @@ class Bucket {
       if (this.tokens < 1) break
       this.tokens -= 1
       const waiter = queue.shift()!
-      if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort)
+      this.unwatch(waiter)
       waiter.release()
     }
     if (!this.timer) {
