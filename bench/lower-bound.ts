@@ -10,7 +10,7 @@ import type { RealismProfile } from '../src/sandbox/realism.js'
 import type { SeedInput } from '../src/sandbox/seed.js'
 import type { BucketName } from './request-log.js'
 
-/** AWS list page sizes the sandbox allows at most: ListRoles MaxItems 1000, GetResources ResourcesPerPage 100. */
+/** AWS page sizes the sandbox allows at most: GetAccountAuthorizationDetails MaxItems 1000, GetResources ResourcesPerPage 100. */
 const IAM_LIST_PAGE = 1000
 const TAGGING_PAGE = 100
 const LAMBDA_CONTROL_RATE = 15
@@ -20,7 +20,10 @@ const LD_LIST_PAGE = 100
 
 export interface FleetCounts {
   functions: number
+  /** Roles the halt denies (under /agents/). */
   roles: number
+  /** Every role of the account(s): what listing them with their policies covers. */
+  accountRoles: number
   workloads: number
   flags: number
   /** Flags on before the halt (the others are already halted and need no patch nor read-back). */
@@ -32,12 +35,13 @@ export function countFleet(seed: SeedInput): FleetCounts {
   const accounts = Object.values(seed.aws?.accounts ?? {})
   const functions = accounts.reduce((n, a) => n + Object.values(a.lambda ?? {}).flat().length, 0)
   const roles = accounts.reduce((n, a) => n + (a.iam?.roles ?? []).filter((r) => r.path === '/agents/').length, 0)
+  const accountRoles = accounts.reduce((n, a) => n + (a.iam?.roles ?? []).length, 0)
   const namespaces = Object.values(seed.kubernetes?.namespaces ?? {})
   const workloads = namespaces.reduce((n, ns) => n + (ns.deployments ?? []).length + (ns.statefulsets ?? []).length, 0)
   const grace = namespaces.flatMap((ns) => [...(ns.deployments ?? []), ...(ns.statefulsets ?? [])]).map((w) => w.terminationGracePeriodSeconds ?? 30)
   const flagList = Object.values(seed.launchdarkly?.projects ?? {}).flatMap((p) => p.flags ?? [])
   const flagsOn = flagList.filter((f) => Object.values(f.on ?? {}).some(Boolean)).length
-  return { functions, roles, workloads, flags: flagList.length, flagsOn, podGraceSeconds: Math.max(0, ...grace) }
+  return { functions, roles, accountRoles, workloads, flags: flagList.length, flagsOn, podGraceSeconds: Math.max(0, ...grace) }
 }
 
 export interface BucketBound {
@@ -73,7 +77,9 @@ export function lowerBound(fleet: FleetCounts, profile: RealismProfile): LowerBo
   // it covers: per environment, ⌈G / page⌉ pages to resolve and ⌈G_on / page⌉ to read back.
   const ldGets = Math.ceil(fleet.flags / LD_LIST_PAGE) + Math.ceil(fleet.flagsOn / LD_LIST_PAGE)
   const ldPatches = fleet.flagsOn
-  const iamRequests = Math.ceil(fleet.roles / IAM_LIST_PAGE) + 3 * fleet.roles
+  // One listing of the account's roles with their inline policies resolves and snapshots them all, one more reads
+  // every policy back; in between, one PutRolePolicy per role.
+  const iamRequests = 2 * Math.ceil(fleet.accountRoles / IAM_LIST_PAGE) + fleet.roles
   const taggingPages = Math.max(1, Math.ceil(fleet.functions / TAGGING_PAGE))
   const streamMs = profile.streamPushDelayMs
   const buckets: BucketBound[] = [

@@ -453,7 +453,8 @@ L_api the profile's mean latency of that API:
   max(0, F − 15) / 15 + L_lambda.
 - Lambda GetFunction (100/s, burst 100): 2F (snapshot read, read-back) → max(0, 2F − 100) / 100 + L_lambda.
 - Tagging GetResources: ⌈F / 100⌉ pages in sequence, no limit → ⌈F / 100⌉ × L_tagging.
-- IAM (20/s per account, burst 20): ⌈R / 1000⌉ ListRoles pages + 3R (snapshot read, PutRolePolicy, read-back) →
+- IAM (20/s per account, burst 20), R roles to deny among R_acct in the account: ⌈R_acct / 1000⌉ GetAccountAuthorizationDetails pages
+  (resolution and snapshot: paths, tags and inline policies of every role) + R PutRolePolicy + ⌈R_acct / 1000⌉ pages (read-back) →
   max(0, n − 20) / 20 + L_iam.
 - LaunchDarkly REST (fixed 10 s windows: 100 per route, 500 per token): list pages ⌈G / 100⌉ (snapshot) +
   ⌈G_on / 100⌉ (read-back), PATCH G_on, both together on the token → (⌈n / window limit⌉ − 1) × 10 s + L_ld + stream push delay.

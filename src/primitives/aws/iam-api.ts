@@ -263,3 +263,60 @@ export async function listEntityTags(
   } while (marker)
   return tags
 }
+
+/** One entity as GetAccountAuthorizationDetails describes it: where it is, its tags, and its inline policies. */
+export interface EntityDetails {
+  name: string
+  path: string
+  tags: Record<string, string>
+  /** Inline policy name → document (URL-decoded). */
+  policies: Map<string, string>
+}
+
+export interface AccountDetails {
+  /** Keyed by lower-cased name: IAM names are unique without regard to case. */
+  entities: Map<string, EntityDetails>
+  /** Requests the listing took: what reading the account this way costs again. */
+  pages: number
+}
+
+/** The most entities one GetAccountAuthorizationDetails page returns. */
+export const DETAILS_PAGE_SIZE = 1000
+
+const DETAILS_FILTER = { role: 'Role', user: 'User', group: 'Group' } as const
+
+/**
+ * Every entity of `type` in the account with its path, tags and inline policy documents, from
+ * GetAccountAuthorizationDetails (all pages, 1,000 entities a page at most). IAM caps an account at 5,000 roles,
+ * 5,000 users and 300 groups, so this is at most five requests where listing, tags and policies entity by entity
+ * cost one or more each.
+ */
+export async function listAccountDetails(clients: AwsClients, account: string, type: IamEntityType, ctx: PrimitiveContext): Promise<AccountDetails> {
+  const entities = new Map<string, EntityDetails>()
+  let marker: string | undefined
+  let pages = 0
+  do {
+    const out = await request(clients, account, ctx, `reading the IAM ${type}s of account ${account} (GetAccountAuthorizationDetails)`, (client, sdk, options) =>
+      client.send(new sdk.GetAccountAuthorizationDetailsCommand({ Filter: [DETAILS_FILTER[type]], MaxItems: DETAILS_PAGE_SIZE, ...(marker ? { Marker: marker } : {}) }), options),
+    )
+    pages++
+    const listed =
+      type === 'role'
+        ? (out.RoleDetailList ?? []).map((d) => ({ name: d.RoleName, path: d.Path, tags: d.Tags, policies: d.RolePolicyList }))
+        : type === 'user'
+          ? (out.UserDetailList ?? []).map((d) => ({ name: d.UserName, path: d.Path, tags: d.Tags, policies: d.UserPolicyList }))
+          : (out.GroupDetailList ?? []).map((d) => ({ name: d.GroupName, path: d.Path, tags: [], policies: d.GroupPolicyList }))
+    for (const detail of listed) {
+      if (detail.name === undefined) continue
+      const tags: Record<string, string> = {}
+      for (const { Key, Value } of detail.tags ?? []) if (Key !== undefined) tags[Key] = Value ?? ''
+      const policies = new Map<string, string>()
+      for (const { PolicyName, PolicyDocument } of detail.policies ?? []) {
+        if (PolicyName !== undefined && PolicyDocument !== undefined) policies.set(PolicyName, decodeURIComponent(PolicyDocument))
+      }
+      entities.set(detail.name.toLowerCase(), { name: detail.name, path: detail.path ?? '/', tags, policies })
+    }
+    marker = out.IsTruncated ? out.Marker : undefined
+  } while (marker)
+  return { entities, pages }
+}

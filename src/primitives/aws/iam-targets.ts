@@ -3,24 +3,31 @@
  * (default: the break-glass account). Within one selector:
  * - `names` are taken as given; each must exist in at least one of the accounts.
  * - `pathPrefix` and `tags` filter the entity list together (an entity must be under the prefix AND carry every
- *   tag) and must match at least one entity. Tags cost one List*Tags request per listed entity, so a path prefix
- *   that narrows the list makes resolution faster.
+ *   tag) and must match at least one entity. The list comes from GetAccountAuthorizationDetails, which returns
+ *   each entity's path, tags and inline policies, up to 1,000 entities a request: the targets carry their
+ *   snapshot from it, so a halt reads nothing more before it puts the policy. Where the break-glass principal may
+ *   not call it, List{Roles,Users,Groups} and one List*Tags request per listed entity (for tags) do instead.
  * Names and filter matches add up; an entity selected twice is one target.
  */
 import { PrimitiveError, type PrimitiveContext, type Target } from '../../core/primitive.js'
 import type { DenyAllSpec } from '../../core/runbook/schema.js'
 import type { AwsClients } from './clients.js'
-import { describeEntity, entityExists, listEntityNames, listEntityTags, type IamEntity, type IamEntityType } from './iam-api.js'
+import { describeEntity, entityExists, listAccountDetails, listEntityNames, listEntityTags, type IamEntity, type IamEntityType } from './iam-api.js'
+import type { PolicyReader } from './iam-reader.js'
 
 type IamSelector = NonNullable<DenyAllSpec['roles']>
 
-export function entityTarget(entity: IamEntity, policyName: string): Target {
+/** An entity found by a selector; `policy` is set when the listing also returned its inline policies. */
+type Found = IamEntity & { policy?: string | null }
+
+export function entityTarget(entity: Found, policyName: string): Target {
   const { account, type, name } = entity
   return {
     id: `iam:${account}:${type}/${name}`,
     kind: 'denyAll',
     label: `${type}/${name}`,
     locator: { account, type, name, policyName },
+    ...(entity.policy !== undefined ? { observed: { policy: entity.policy } } : {}),
   }
 }
 
@@ -68,22 +75,45 @@ function carriesAll(actual: Record<string, string>, wanted: Record<string, strin
   return Object.entries(wanted).every(([key, value]) => actual[key] === value)
 }
 
+/** Entities of `type` under the prefix and carrying every wanted tag, entity by entity (List*, List*Tags). */
+async function listFiltered(type: IamEntityType, selector: IamSelector, account: string, clients: AwsClients, ctx: PrimitiveContext): Promise<Found[]> {
+  const names = await listEntityNames(clients, account, type, selector.pathPrefix ?? '/', ctx)
+  const listed = names.map((name) => ({ account, type, name }))
+  const wanted = selector.tags
+  if (!wanted) return listed
+  // Only roles and users reach here with tags; groups were refused before any request.
+  const tags = await Promise.all(listed.map((entity) => listEntityTags(clients, entity as IamEntity & { type: 'role' | 'user' }, ctx)))
+  return listed.filter((_, index) => carriesAll(tags[index]!, wanted))
+}
+
 async function resolveFilter(
   type: IamEntityType,
   selector: IamSelector,
   accounts: string[],
+  policyName: string,
   clients: AwsClients,
+  reader: PolicyReader,
   ctx: PrimitiveContext,
-): Promise<IamEntity[]> {
+): Promise<Found[]> {
   const perAccount = await Promise.all(
-    accounts.map(async (account) => {
-      const names = await listEntityNames(clients, account, type, selector.pathPrefix ?? '/', ctx)
-      const listed = names.map((name) => ({ account, type, name }))
-      const wanted = selector.tags
-      if (!wanted) return listed
-      // Only roles and users reach here with tags; groups were refused before any request.
-      const tags = await Promise.all(listed.map((entity) => listEntityTags(clients, entity as IamEntity & { type: 'role' | 'user' }, ctx)))
-      return listed.filter((_, index) => carriesAll(tags[index]!, wanted))
+    accounts.map(async (account): Promise<Found[]> => {
+      let details
+      try {
+        details = await listAccountDetails(clients, account, type, ctx)
+      } catch (error) {
+        if ((error as { code?: string }).code !== 'AccessDenied') throw error
+        ctx.warn(
+          `account ${account}: the break-glass principal may not call iam:GetAccountAuthorizationDetails, so IAM ${type}s are listed, tagged and read one request at a time (grant it to resolve and read them in one; docs/primitives/aws.md)`,
+        )
+        return listFiltered(type, selector, account, clients, ctx)
+      }
+      reader.noteListing(account, type, details.pages)
+      const prefix = selector.pathPrefix ?? '/'
+      const wanted = selector.tags ?? {}
+      return [...details.entities.values()]
+        .filter((entity) => entity.path.startsWith(prefix) && carriesAll(entity.tags, wanted))
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map((entity) => ({ account, type, name: entity.name, policy: entity.policies.get(policyName) ?? null }))
     }),
   )
   const matched = perAccount.flat()
@@ -100,9 +130,11 @@ async function resolveFilter(
 async function resolveSelector(
   type: IamEntityType,
   selector: IamSelector,
+  policyName: string,
   clients: AwsClients,
+  reader: PolicyReader,
   ctx: PrimitiveContext,
-): Promise<IamEntity[]> {
+): Promise<Found[]> {
   if (type === 'group' && selector.tags) {
     throw new PrimitiveError(
       'denyAll.groups selects by tags, but IAM groups cannot be tagged.',
@@ -113,7 +145,7 @@ async function resolveSelector(
   const accounts = selector.accounts ?? [await clients.homeAccount(ctx.signal)]
   for (const account of accounts) await clients.assertReachable(account, ctx.signal)
   const named = await Promise.all((selector.names ?? []).map((name) => resolveName(type, name, accounts, clients, ctx)))
-  const filtered = selector.pathPrefix || selector.tags ? await resolveFilter(type, selector, accounts, clients, ctx) : []
+  const filtered = selector.pathPrefix || selector.tags ? await resolveFilter(type, selector, accounts, policyName, clients, reader, ctx) : []
   return [...named.flat(), ...filtered]
 }
 
@@ -136,7 +168,7 @@ async function ownPrincipals(clients: AwsClients, ctx: PrimitiveContext): Promis
   return own
 }
 
-export async function resolveEntities(spec: DenyAllSpec, clients: AwsClients, ctx: PrimitiveContext): Promise<Target[]> {
+export async function resolveEntities(spec: DenyAllSpec, clients: AwsClients, reader: PolicyReader, ctx: PrimitiveContext): Promise<Target[]> {
   const selectors: [IamEntityType, IamSelector | undefined][] = [
     ['role', spec.roles],
     ['user', spec.users],
@@ -145,7 +177,7 @@ export async function resolveEntities(spec: DenyAllSpec, clients: AwsClients, ct
   const targets: Target[] = []
   for (const [type, selector] of selectors) {
     if (!selector) continue
-    for (const entity of await resolveSelector(type, selector, clients, ctx)) targets.push(entityTarget(entity, spec.policyName))
+    for (const entity of await resolveSelector(type, selector, spec.policyName, clients, reader, ctx)) targets.push(entityTarget(entity, spec.policyName))
   }
   const own = await ownPrincipals(clients, ctx)
   const self = targets.find((target) => own.has(target.id))

@@ -9,12 +9,13 @@
  * State: `{policy: string | null}`, the tool-named policy's document (decoded JSON text) or null when absent.
  */
 import { isDeepStrictEqual } from 'node:util'
-import type { HaltEstimate, Primitive, PrimitiveContext, Target, TargetState } from '../../core/primitive.js'
+import type { HaltEstimate, Primitive, PrimitiveContext, RateBucket, Target, TargetState } from '../../core/primitive.js'
 import type { DenyAllSpec } from '../../core/runbook/schema.js'
 import { pollUntil } from '../../core/wait.js'
 import type { PrimitiveConfig } from '../registry.js'
-import { createAwsClients, type AwsClients } from './clients.js'
-import { deleteInlinePolicy, getInlinePolicy, iamBucket, putInlinePolicy, readInlinePolicy } from './iam-api.js'
+import { createAwsClients } from './clients.js'
+import { DETAILS_PAGE_SIZE, deleteInlinePolicy, entityNotFound, iamBucket, putInlinePolicy } from './iam-api.js'
+import { createBatchedPolicyReader, type PolicyReader } from './iam-reader.js'
 import { entityOf, resolveEntities } from './iam-targets.js'
 
 /** PROTOCOLS B.5: the deny-all document, exactly. */
@@ -44,21 +45,24 @@ function samePolicy(a: string | null, b: string | null): boolean {
   return isDeepStrictEqual(parsed(a), parsed(b))
 }
 
-async function readPolicy(clients: AwsClients, target: Target, ctx: PrimitiveContext): Promise<string | null> {
+async function readBack(reader: PolicyReader, target: Target, ctx: PrimitiveContext): Promise<string | null> {
   const { entity, policyName } = entityOf(target)
-  return getInlinePolicy(clients, entity, policyName, ctx)
+  return (await reader.read(entity, policyName, 'readBack', ctx)).policy
 }
 
 export function createDenyAllPrimitive(config: PrimitiveConfig): Primitive<DenyAllSpec> {
   const clients = createAwsClients(config)
+  const reader = createBatchedPolicyReader(clients)
   return {
     kind: 'denyAll',
 
-    resolve: (spec, ctx) => resolveEntities(spec, clients, ctx),
+    resolve: (spec, ctx) => resolveEntities(spec, clients, reader, ctx),
 
     async read(target, ctx) {
       const { entity, policyName } = entityOf(target)
-      return { policy: await readInlinePolicy(clients, entity, policyName, ctx) }
+      const read = await reader.read(entity, policyName, 'snapshot', ctx)
+      if (!read.exists) throw entityNotFound(entity)
+      return { policy: read.policy }
     },
 
     isHalted: (state) => samePolicy(policyOf(state), DENY_ALL_DOCUMENT),
@@ -71,7 +75,7 @@ export function createDenyAllPrimitive(config: PrimitiveConfig): Primitive<DenyA
     },
 
     async verifyHalted(target, ctx) {
-      await pollUntil(async () => samePolicy(await readPolicy(clients, target, ctx), DENY_ALL_DOCUMENT), { signal: ctx.signal })
+      await pollUntil(async () => samePolicy(await readBack(reader, target, ctx), DENY_ALL_DOCUMENT), { signal: ctx.signal })
     },
 
     async restore(target, snapshot, ctx) {
@@ -83,7 +87,7 @@ export function createDenyAllPrimitive(config: PrimitiveConfig): Primitive<DenyA
 
     async verifyRestored(target, snapshot, ctx) {
       const prior = policyOf(snapshot)
-      await pollUntil(async () => samePolicy(await readPolicy(clients, target, ctx), prior), { signal: ctx.signal })
+      await pollUntil(async () => samePolicy(await readBack(reader, target, ctx), prior), { signal: ctx.signal })
     },
 
     describe(state) {
@@ -92,11 +96,15 @@ export function createDenyAllPrimitive(config: PrimitiveConfig): Primitive<DenyA
       return samePolicy(policy, DENY_ALL_DOCUMENT) ? 'deny-all' : `other policy under the tool's name (${policy.length} chars)`
     },
 
-    /** Put*Policy, then one Get*Policy read-back, both in the account's IAM bucket. */
+    /**
+     * Put*Policy, then a share of a batched read-back: one GetAccountAuthorizationDetails page answers up to 1,000
+     * entities, so the read is counted in the account's IAM bucket at that multiple of its rate. The snapshot came
+     * with resolution's listing (selectors) or costs one request of its own (names).
+     */
     estimate(target): HaltEstimate {
       const bucket = iamBucket(entityOf(target).entity.account)
-      // The snapshot read (one ListPolicies in the usual case), the put, one read-back.
-      return { calls: [bucket, bucket, bucket], settleMs: 0 }
+      const batchedRead: RateBucket = { key: bucket.key, ratePerSecond: bucket.ratePerSecond * DETAILS_PAGE_SIZE }
+      return { calls: target.observed ? [bucket, batchedRead] : [bucket, bucket, batchedRead], settleMs: 0 }
     },
 
     async close() {

@@ -185,7 +185,41 @@ export function createIamService(world: AwsWorld, realism: Realism): AwsService 
     )
   }
 
+  const DETAIL_KINDS: Record<string, IamKind> = { Role: 'role', User: 'user', Group: 'group' }
+
+  /**
+   * GetAccountAuthorizationDetails: every role, user and group (or those the Filter names) with path, tags and
+   * inline policies (documents URL-encoded, as GetRolePolicy returns them), users first, then groups, then roles,
+   * each by name; one MaxItems/Marker pagination over them all. Managed policies are not emulated: the list is empty.
+   */
+  const getAccountAuthorizationDetails: QueryAction = (context) => {
+    const filter = memberList(context.params, 'Filter')
+    for (const value of filter) {
+      if (!(value in DETAIL_KINDS) && value !== 'LocalManagedPolicy' && value !== 'AWSManagedPolicy') {
+        throw validationError('filter', value, 'Member must satisfy enum value set: [User, Role, Group, LocalManagedPolicy, AWSManagedPolicy]')
+      }
+    }
+    const kinds = (['user', 'group', 'role'] as const).filter((kind) => filter.length === 0 || filter.includes(KIND_TITLE[kind]))
+    const all = kinds.flatMap((kind) => [...entities(context, kind).values()].sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase())))
+    const { page, truncation } = paginate(all, context.params)
+    const detail = (entity: IamEntity) => {
+      const title = KIND_TITLE[entity.kind]
+      const policies = members(
+        `${title}PolicyList`,
+        entity.policies.names().map((name) => text('PolicyName', name) + text('PolicyDocument', rfc3986(entity.policies.get(name)!))),
+      )
+      let xml = entityXml(entity, context.caller.account, false) + policies + members('AttachedManagedPolicies', [])
+      if (entity.kind === 'user') xml += members('GroupList', [])
+      if (entity.kind === 'role') xml += members('InstanceProfileList', []) + '<RoleLastUsed/>'
+      if (entity.kind !== 'group') xml += tagMembers(entity.tags)
+      return xml
+    }
+    const list = (kind: IamKind) => members(`${KIND_TITLE[kind]}DetailList`, page.filter((entity) => entity.kind === kind).map(detail))
+    return list('user') + list('group') + list('role') + members('Policies', []) + truncation
+  }
+
   const actions: Record<string, QueryAction> = {
+    GetAccountAuthorizationDetails: getAccountAuthorizationDetails,
     ListRoles: listEntities('role', 'Roles'),
     GetRole: getEntity('role'),
     ListRoleTags: listTags('role'),

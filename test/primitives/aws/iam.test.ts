@@ -1,6 +1,7 @@
 import {
   DeleteGroupPolicyCommand,
   DeleteRolePolicyCommand,
+  GetAccountAuthorizationDetailsCommand,
   GetGroupCommand,
   GetRoleCommand,
   GetRolePolicyCommand,
@@ -41,6 +42,17 @@ const target = (type: 'role' | 'user' | 'group', name: string): Target => ({
 })
 
 const noSuchEntity = (message: string) => new NoSuchEntityException({ message, $metadata: { httpStatusCode: 404 } })
+const accessDenied = () =>
+  Object.assign(new Error('User: arn:aws:iam::111122223333:user/oncall is not authorized to perform: iam:GetAccountAuthorizationDetails'), {
+    name: 'AccessDenied',
+    $metadata: { httpStatusCode: 403 },
+  })
+const role = (name: string, path = '/', policies: Record<string, string> = {}, tags: Record<string, string> = {}) => ({
+  RoleName: name,
+  Path: path,
+  RolePolicyList: Object.entries(policies).map(([PolicyName, document]) => ({ PolicyName, PolicyDocument: encodeURIComponent(document) })),
+  Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+})
 
 beforeEach(() => {
   iam.reset()
@@ -71,32 +83,57 @@ describe('resolve', () => {
     ).rejects.toMatchObject({ code: 'IamEntityNotFound', message: `IAM role ghost does not exist in account ${HOME}.` })
   })
 
-  it('lists roles under a path prefix through every page', async () => {
+  it('reads roles under a path prefix, with their policies, from GetAccountAuthorizationDetails through every page', async () => {
     iam
-      .on(ListRolesCommand)
-      .resolvesOnce({ Roles: [{ RoleName: 'a' } as never], IsTruncated: true, Marker: 'm2' })
-      .resolvesOnce({ Roles: [{ RoleName: 'b' } as never], IsTruncated: false })
+      .on(GetAccountAuthorizationDetailsCommand)
+      .resolvesOnce({ RoleDetailList: [role('a', '/agents/'), role('elsewhere', '/other/')], IsTruncated: true, Marker: 'm2' })
+      .resolvesOnce({ RoleDetailList: [role('b', '/agents/team/', { [POLICY]: DENY_ALL, other: '{}' })], IsTruncated: false })
     const { ctx } = recordingContext()
     const targets = await createDenyAllPrimitive(awsConfig).resolve({ roles: { pathPrefix: '/agents/' }, policyName: POLICY }, ctx)
-    expect(targets.map((t) => t.id)).toEqual([`iam:${HOME}:role/a`, `iam:${HOME}:role/b`])
-    expect(iam).toHaveReceivedNthCommandWith(ListRolesCommand, 1, { PathPrefix: '/agents/' })
-    expect(iam).toHaveReceivedNthCommandWith(ListRolesCommand, 2, { PathPrefix: '/agents/', Marker: 'm2' })
+    expect(targets.map((t) => [t.id, t.observed])).toEqual([
+      [`iam:${HOME}:role/a`, { policy: null }],
+      [`iam:${HOME}:role/b`, { policy: DENY_ALL }],
+    ])
+    expect(iam).toHaveReceivedNthCommandWith(GetAccountAuthorizationDetailsCommand, 1, { Filter: ['Role'], MaxItems: 1000 })
+    expect(iam).toHaveReceivedNthCommandWith(GetAccountAuthorizationDetailsCommand, 2, { Filter: ['Role'], MaxItems: 1000, Marker: 'm2' })
+    expect(iam).not.toHaveReceivedCommand(ListRolesCommand)
+    expect(iam).not.toHaveReceivedCommand(ListRolePoliciesCommand)
   })
 
-  it('keeps only roles and users carrying every tag', async () => {
+  it('keeps only roles and users carrying every tag, without a request per entity', async () => {
+    iam.on(GetAccountAuthorizationDetailsCommand, { Filter: ['Role'] }).resolves({
+      RoleDetailList: [role('refund-1', '/', {}, { class: 'refund', env: 'prod' }), role('refund-2', '/', {}, { class: 'refund' }), role('search', '/', {}, { class: 'search', env: 'prod' })],
+    })
+    iam.on(GetAccountAuthorizationDetailsCommand, { Filter: ['User'] }).resolves({
+      UserDetailList: [{ UserName: 'bot', Path: '/', Tags: [{ Key: 'class', Value: 'refund' }, { Key: 'env', Value: 'prod' }] }],
+    })
+    const { ctx, paced } = recordingContext()
+    const tags = { class: 'refund', env: 'prod' }
+    const targets = await createDenyAllPrimitive(awsConfig).resolve({ roles: { tags }, users: { tags }, policyName: POLICY }, ctx)
+    expect(targets.map((t) => t.id)).toEqual([`iam:${HOME}:role/refund-1`, `iam:${HOME}:user/bot`])
+    expect(paced).toEqual([`iam:${HOME}`, `iam:${HOME}`])
+    expect(iam).not.toHaveReceivedCommand(ListRoleTagsCommand)
+  })
+
+  it('lists and tags entity by entity, with a warning, where GetAccountAuthorizationDetails is denied', async () => {
+    iam.on(GetAccountAuthorizationDetailsCommand).rejects(accessDenied())
     iam.on(ListRolesCommand).resolves({ Roles: [{ RoleName: 'refund-1' }, { RoleName: 'refund-2' }, { RoleName: 'search' }] as never })
     iam.on(ListRoleTagsCommand, { RoleName: 'refund-1' }).resolves({ Tags: [{ Key: 'class', Value: 'refund' }, { Key: 'env', Value: 'prod' }] })
     iam.on(ListRoleTagsCommand, { RoleName: 'refund-2' }).resolves({ Tags: [{ Key: 'class', Value: 'refund' }] })
     iam.on(ListRoleTagsCommand, { RoleName: 'search' }).resolves({ Tags: [{ Key: 'class', Value: 'search' }, { Key: 'env', Value: 'prod' }] })
     iam.on(ListUsersCommand).resolves({ Users: [{ UserName: 'bot' }] as never })
     iam.on(ListUserTagsCommand).resolves({ Tags: [{ Key: 'class', Value: 'refund' }, { Key: 'env', Value: 'prod' }] })
-    const { ctx } = recordingContext()
+    const { ctx, warnings } = recordingContext()
 
     const tags = { class: 'refund', env: 'prod' }
     const targets = await createDenyAllPrimitive(awsConfig).resolve({ roles: { tags }, users: { tags }, policyName: POLICY }, ctx)
 
-    expect(targets.map((t) => t.id)).toEqual([`iam:${HOME}:role/refund-1`, `iam:${HOME}:user/bot`])
+    expect(targets.map((t) => [t.id, t.observed])).toEqual([
+      [`iam:${HOME}:role/refund-1`, undefined],
+      [`iam:${HOME}:user/bot`, undefined],
+    ])
     expect(iam).toHaveReceivedCommandWith(ListRolesCommand, { PathPrefix: '/' })
+    expect(warnings).toEqual([expect.stringContaining('iam:GetAccountAuthorizationDetails'), expect.stringContaining('iam:GetAccountAuthorizationDetails')])
   })
 
   it('refuses a group tag selector before making any request: IAM groups cannot be tagged', async () => {
@@ -113,7 +150,7 @@ describe('resolve', () => {
       Arn: `arn:aws:sts::${HOME}:assumed-role/break-glass/oncall-session`,
       UserId: 'AROAEXAMPLE:oncall-session',
     })
-    iam.on(ListRolesCommand).resolves({ Roles: [{ RoleName: 'agent-role' }, { RoleName: 'break-glass' }] as never })
+    iam.on(GetAccountAuthorizationDetailsCommand).resolves({ RoleDetailList: [role('agent-role'), role('break-glass')] })
     const { ctx } = recordingContext()
     await expect(
       createDenyAllPrimitive(awsConfig).resolve({ roles: { pathPrefix: '/' }, policyName: POLICY }, ctx),
@@ -129,7 +166,7 @@ describe('resolve', () => {
   })
 
   it('fails with SelectorMatchedNothing naming the filter', async () => {
-    iam.on(ListGroupsCommand).resolves({ Groups: [] })
+    iam.on(GetAccountAuthorizationDetailsCommand).resolves({ GroupDetailList: [{ GroupName: 'ops', Path: '/ops/' }] })
     const { ctx } = recordingContext()
     await expect(
       createDenyAllPrimitive(awsConfig).resolve({ groups: { pathPrefix: '/agents/' }, policyName: POLICY }, ctx),
@@ -142,33 +179,67 @@ describe('resolve', () => {
 
 describe('read', () => {
   it('URL-decodes the tool-named policy document', async () => {
-    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['agent-permissions', POLICY], IsTruncated: false })
-    iam.on(GetRolePolicyCommand).resolves({ RoleName: 'agent-role', PolicyName: POLICY, PolicyDocument: encodeURIComponent(DENY_ALL) })
+    iam.on(GetAccountAuthorizationDetailsCommand).resolves({ RoleDetailList: [role('agent-role', '/', { 'agent-permissions': '{}', [POLICY]: DENY_ALL })] })
     const { ctx } = recordingContext()
     const primitive = createDenyAllPrimitive(awsConfig)
     const state = await primitive.read(target('role', 'agent-role'), ctx)
     expect(state).toEqual({ policy: DENY_ALL })
     expect(primitive.isHalted(state)).toBe(true)
-    expect(iam).toHaveReceivedCommandExactlyOnceWith(GetRolePolicyCommand, { RoleName: 'agent-role', PolicyName: POLICY })
   })
 
-  it('reads null in one request when the user exists without the policy', async () => {
-    iam.onAnyCommand().resolves({})
-    iam.on(ListUserPoliciesCommand).resolves({ PolicyNames: ['bot-permissions'], IsTruncated: false })
+  it('answers every read asked for together with one listing', async () => {
+    iam.on(GetAccountAuthorizationDetailsCommand).resolves({
+      UserDetailList: [
+        { UserName: 'bot', Path: '/', UserPolicyList: [{ PolicyName: 'bot-permissions', PolicyDocument: '%7B%7D' }] },
+        { UserName: 'Halted', Path: '/', UserPolicyList: [{ PolicyName: POLICY, PolicyDocument: encodeURIComponent(DENY_ALL) }] },
+      ],
+    })
     const { ctx, paced } = recordingContext()
-    expect(await createDenyAllPrimitive(awsConfig).read(target('user', 'bot'), ctx)).toEqual({ policy: null })
-    expect(iam).toHaveReceivedCommandExactlyOnceWith(ListUserPoliciesCommand, { UserName: 'bot', MaxItems: 1000 })
-    expect(iam).not.toHaveReceivedCommand(GetUserPolicyCommand)
+    const primitive = createDenyAllPrimitive(awsConfig)
+    const states = await Promise.all([primitive.read(target('user', 'bot'), ctx), primitive.read(target('user', 'halted'), ctx)])
+    expect(states).toEqual([{ policy: null }, { policy: DENY_ALL }])
+    expect(iam).toHaveReceivedCommandExactlyOnceWith(GetAccountAuthorizationDetailsCommand, { Filter: ['User'], MaxItems: 1000 })
+    expect(iam.calls()).toHaveLength(1)
     expect(paced).toHaveLength(1)
   })
 
   it('fails naming the role when the role itself is gone', async () => {
-    iam.on(ListRolePoliciesCommand).rejects(noSuchEntity('The role with name gone cannot be found.'))
+    iam.on(GetAccountAuthorizationDetailsCommand).resolves({ RoleDetailList: [role('other')] })
     const { ctx } = recordingContext()
     await expect(createDenyAllPrimitive(awsConfig).read(target('role', 'gone'), ctx)).rejects.toMatchObject({
       code: 'IamEntityNotFound',
       message: `IAM role gone in account ${HOME} does not exist.`,
     })
+  })
+
+  it('reads one by one when that costs fewer requests than the last listing took', async () => {
+    iam
+      .on(GetAccountAuthorizationDetailsCommand)
+      .resolvesOnce({ RoleDetailList: [role('a', '/agents/')], IsTruncated: true, Marker: 'm2' })
+      .resolvesOnce({ RoleDetailList: [role('b', '/agents/')], IsTruncated: false })
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: ['agent-permissions'], IsTruncated: false })
+    const { ctx } = recordingContext()
+    const primitive = createDenyAllPrimitive(awsConfig)
+    await primitive.resolve({ roles: { pathPrefix: '/agents/' }, policyName: POLICY }, ctx)
+    expect(await primitive.read(target('role', 'a'), ctx)).toEqual({ policy: null })
+    expect(iam).toHaveReceivedCommandTimes(GetAccountAuthorizationDetailsCommand, 2)
+    expect(iam).toHaveReceivedCommandExactlyOnceWith(ListRolePoliciesCommand, { RoleName: 'a', MaxItems: 1000 })
+    expect(iam).not.toHaveReceivedCommand(GetRolePolicyCommand)
+  })
+
+  it('reads one by one, with one warning, where GetAccountAuthorizationDetails is denied', async () => {
+    iam.on(GetAccountAuthorizationDetailsCommand).rejects(accessDenied())
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [POLICY], IsTruncated: false })
+    iam.on(GetRolePolicyCommand).resolves({ PolicyDocument: encodeURIComponent(DENY_ALL) })
+    iam.on(ListUserPoliciesCommand).rejects(noSuchEntity('The user with name gone cannot be found.'))
+    const { ctx, warnings } = recordingContext()
+    const primitive = createDenyAllPrimitive(awsConfig)
+    expect(await primitive.read(target('role', 'r'), ctx)).toEqual({ policy: DENY_ALL })
+    expect(await primitive.read(target('role', 'r'), ctx)).toEqual({ policy: DENY_ALL })
+    await expect(primitive.read(target('user', 'gone'), ctx)).rejects.toMatchObject({ code: 'IamEntityNotFound' })
+    expect(iam).toHaveReceivedCommandTimes(GetAccountAuthorizationDetailsCommand, 1)
+    expect(iam).not.toHaveReceivedCommand(GetUserPolicyCommand)
+    expect(warnings).toHaveLength(1)
   })
 })
 
@@ -245,15 +316,28 @@ describe('restore', () => {
     await expect(primitive.restore(target('group', 'g'), { policy: null }, ctx)).rejects.toMatchObject({ code: 'IamEntityNotFound' })
   })
 
-  it('verifyRestored waits until the policy is gone', async () => {
+  it('verifyRestored reads back until the policy is gone', async () => {
     iam
-      .on(GetRolePolicyCommand)
-      .resolvesOnce({ PolicyDocument: encodeURIComponent(DENY_ALL) })
-      .rejects(noSuchEntity('no policy'))
-    iam.on(GetRoleCommand).resolves({})
+      .on(GetAccountAuthorizationDetailsCommand)
+      .resolvesOnce({ RoleDetailList: [role('agent-role', '/', { [POLICY]: DENY_ALL })] })
+      .resolves({ RoleDetailList: [role('agent-role')] })
     const { ctx } = recordingContext()
     await createDenyAllPrimitive(awsConfig).verifyRestored(target('role', 'agent-role'), { policy: null }, ctx)
+    expect(iam).toHaveReceivedCommandTimes(GetAccountAuthorizationDetailsCommand, 2)
+  })
+
+  it('verifyHalted reads back one by one with Get*Policy after a listing costlier than the batch', async () => {
+    iam
+      .on(GetAccountAuthorizationDetailsCommand)
+      .resolvesOnce({ RoleDetailList: [role('a', '/agents/')], IsTruncated: true, Marker: 'm2' })
+      .resolvesOnce({ RoleDetailList: [role('b', '/agents/')], IsTruncated: false })
+    iam.on(GetRolePolicyCommand).rejectsOnce(noSuchEntity('no policy')).resolves({ PolicyDocument: encodeURIComponent(DENY_ALL) })
+    const { ctx } = recordingContext()
+    const primitive = createDenyAllPrimitive(awsConfig)
+    const [a] = await primitive.resolve({ roles: { pathPrefix: '/agents/' }, policyName: POLICY }, ctx)
+    await primitive.verifyHalted(a!, ctx)
     expect(iam).toHaveReceivedCommandTimes(GetRolePolicyCommand, 2)
+    expect(iam).toHaveReceivedCommandWith(GetRolePolicyCommand, { RoleName: 'a', PolicyName: POLICY })
   })
 })
 
@@ -270,13 +354,14 @@ describe('state helpers', () => {
     expect(primitive.describe({ policy: DENY_ALL })).toBe('deny-all')
   })
 
-  it('estimates the snapshot read, the put and a read-back in the account IAM bucket', () => {
+  it('estimates the put and a share of a batched read-back, plus a snapshot read when resolution did not observe one', () => {
+    const batched = { key: `iam:${HOME}`, ratePerSecond: 20_000 }
+    expect(primitive.estimate({ ...target('role', 'r'), observed: { policy: null } }, { policy: null })).toEqual({
+      calls: [{ key: `iam:${HOME}`, ratePerSecond: 20 }, batched],
+      settleMs: 0,
+    })
     expect(primitive.estimate(target('role', 'r'), { policy: null })).toEqual({
-      calls: [
-        { key: `iam:${HOME}`, ratePerSecond: 20 },
-        { key: `iam:${HOME}`, ratePerSecond: 20 },
-        { key: `iam:${HOME}`, ratePerSecond: 20 },
-      ],
+      calls: [{ key: `iam:${HOME}`, ratePerSecond: 20 }, { key: `iam:${HOME}`, ratePerSecond: 20 }, batched],
       settleMs: 0,
     })
   })

@@ -76,6 +76,11 @@ describe('AWS CLI against the sandbox', () => {
       'iam', 'get-role-policy', '--role-name', 'refund-agent-role', '--policy-name', 'killswitch-deny',
     )
     expect(got).toEqual({ RoleName: 'refund-agent-role', PolicyName: 'killswitch-deny', PolicyDocument: DENY_ALL })
+    // --no-paginate: one page, as the CLI sends it, with the document decoded by botocore like GetRolePolicy's.
+    const details = await awsJson<{ RoleDetailList: { RoleName: string; RolePolicyList: { PolicyName: string; PolicyDocument: unknown }[] }[]; IsTruncated: boolean }>(
+      'iam', 'get-account-authorization-details', '--filter', 'Role', '--max-items', '1000', '--no-paginate',
+    )
+    expect(details.RoleDetailList.find((r) => r.RoleName === 'refund-agent-role')?.RolePolicyList).toContainEqual({ PolicyName: 'killswitch-deny', PolicyDocument: DENY_ALL })
     await aws('iam', 'delete-role-policy', '--role-name', 'refund-agent-role', '--policy-name', 'killswitch-deny')
     expect(awsState().accounts[ACCOUNT]!.iam.roles['refund-agent-role']!.inlinePolicies['killswitch-deny']).toBeUndefined()
     const gone = await awsFailure('iam', 'get-role-policy', '--role-name', 'refund-agent-role', '--policy-name', 'killswitch-deny')

@@ -2,6 +2,7 @@ import {
   DeleteGroupPolicyCommand,
   DeleteRolePolicyCommand,
   DeleteUserPolicyCommand,
+  GetAccountAuthorizationDetailsCommand,
   GetGroupCommand,
   GetGroupPolicyCommand,
   GetRoleCommand,
@@ -41,6 +42,26 @@ async function start(overrides?: ProfileOverrides) {
 const awsState = (s: Sandbox) => s.state().aws as AwsPlaneState
 
 describe('IAM roles, users and groups', () => {
+  it('describes every entity with path, tags and URL-encoded inline policies in GetAccountAuthorizationDetails, page by page', async () => {
+    const { iam } = await start()
+    const first = await iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['Role'], MaxItems: 2 }))
+    expect(first.RoleDetailList?.map((r) => r.RoleName)).toEqual(['killswitch-oncall', 'refund-agent-role'])
+    expect(first).toMatchObject({ IsTruncated: true, UserDetailList: [], GroupDetailList: [], Policies: [] })
+    const refund = first.RoleDetailList![1]!
+    expect(refund).toMatchObject({ Path: '/agents/', Tags: [{ Key: 'agent-class', Value: 'refund' }], RolePolicyList: [{ PolicyName: 'lambda-access' }] })
+    expect(refund.RolePolicyList![0]!.PolicyDocument).toMatch(/^%7B/)
+    expect(JSON.parse(decodeURIComponent(refund.RolePolicyList![0]!.PolicyDocument!))).toEqual(ALLOW_LAMBDA)
+    const rest = await iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['Role'], MaxItems: 2, Marker: first.Marker }))
+    expect(rest.RoleDetailList?.map((r) => r.RoleName)).toEqual(['support-agent-role'])
+    expect(rest.IsTruncated).toBe(false)
+
+    const everything = await iam.send(new GetAccountAuthorizationDetailsCommand({}))
+    expect(everything.UserDetailList?.map((u) => [u.UserName, u.Path, u.Tags])).toEqual([['batch-bot', '/bots/', [{ Key: 'owner', Value: 'data' }]]])
+    expect(everything.GroupDetailList?.map((g) => g.GroupName)).toEqual(['agents'])
+    expect(everything.RoleDetailList).toHaveLength(3)
+    await expect(iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['Robot' as never] }))).rejects.toMatchObject({ name: 'ValidationError' })
+  })
+
   it('lists roles by PathPrefix without tags, and gets one with its tags', async () => {
     const { iam } = await start()
     const all = await iam.send(new ListRolesCommand({}))

@@ -4,7 +4,14 @@
  * AWS; each such case is listed in KNOWN_DIFFERENCES with its reason, and the sandbox's side is asserted.
  */
 import { randomBytes } from 'node:crypto'
-import { CreateRoleCommand, DeleteRolePolicyCommand, GetRolePolicyCommand, ListRolePoliciesCommand, PutRolePolicyCommand } from '@aws-sdk/client-iam'
+import {
+  CreateRoleCommand,
+  DeleteRolePolicyCommand,
+  GetAccountAuthorizationDetailsCommand,
+  GetRolePolicyCommand,
+  ListRolePoliciesCommand,
+  PutRolePolicyCommand,
+} from '@aws-sdk/client-iam'
 import {
   CreateFunctionCommand,
   DeleteFunctionConcurrencyCommand,
@@ -42,6 +49,18 @@ async function scenario(c: Clients): Promise<Record<string, Observation>> {
   const concurrencyOf = async () => (await c.lambda.send(new GetFunctionConcurrencyCommand({ FunctionName: FUNCTION }))).ReservedConcurrentExecutions
   const getFunctionConcurrency = async () => (await c.lambda.send(new GetFunctionCommand({ FunctionName: FUNCTION }))).Concurrency
   const policyNames = async () => (await c.iam.send(new ListRolePoliciesCommand({ RoleName: ROLE }))).PolicyNames
+  /** The role as GetAccountAuthorizationDetails lists it: path and inline policies (decoded), nothing account-specific. */
+  const roleDetails = async () => {
+    const out = await c.iam.send(new GetAccountAuthorizationDetailsCommand({ Filter: ['Role'], MaxItems: 1000 }))
+    const detail = out.RoleDetailList?.find((r) => r.RoleName === ROLE)
+    return {
+      onlyRoles: (out.UserDetailList ?? []).length === 0 && (out.GroupDetailList ?? []).length === 0,
+      role: detail && {
+        Path: detail.Path,
+        policies: (detail.RolePolicyList ?? []).map((p) => ({ name: p.PolicyName, document: JSON.parse(decodeURIComponent(p.PolicyDocument!)) as unknown })),
+      },
+    }
+  }
   return {
     'lambda: get concurrency, never reserved': await observe(concurrencyOf),
     'lambda: put 0': await observe(async () => (await c.lambda.send(new PutFunctionConcurrencyCommand({ FunctionName: FUNCTION, ReservedConcurrentExecutions: 0 }))).ReservedConcurrentExecutions),
@@ -64,11 +83,13 @@ async function scenario(c: Clients): Promise<Record<string, Observation>> {
       return { RoleName: policy.RoleName, PolicyName: policy.PolicyName, document: JSON.parse(decodeURIComponent(policy.PolicyDocument!)) as unknown }
     }),
     'iam: list role policies': await observe(policyNames),
+    'iam: account authorization details with the policy': await observe(roleDetails),
     'iam: delete role policy': await observe(async () => {
       await c.iam.send(new DeleteRolePolicyCommand({ RoleName: ROLE, PolicyName: 'killswitch-deny' }))
       return 'ok'
     }),
     'iam: list role policies after delete': await observe(policyNames),
+    'iam: account authorization details after delete': await observe(roleDetails),
     'iam: get a deleted policy': await observe(() => c.iam.send(new GetRolePolicyCommand({ RoleName: ROLE, PolicyName: 'killswitch-deny' }))),
     'iam: delete a missing policy': await observe(() => c.iam.send(new DeleteRolePolicyCommand({ RoleName: ROLE, PolicyName: 'never-there' }))),
     'iam: put on a missing role': await observe(() =>
@@ -159,6 +180,8 @@ describe('sandbox vs moto', () => {
       'iam: get role policy (decoded)': { ok: { RoleName: ROLE, PolicyName: 'killswitch-deny', document: DENY_ALL } },
       'iam: list role policies': { ok: ['killswitch-deny'] },
       'iam: list role policies after delete': { ok: [] },
+      'iam: account authorization details with the policy': { ok: { onlyRoles: true, role: { Path: '/', policies: [{ name: 'killswitch-deny', document: DENY_ALL }] } } },
+      'iam: account authorization details after delete': { ok: { onlyRoles: true, role: { Path: '/', policies: [] } } },
       'iam: get a deleted policy': { error: 'NoSuchEntityException', status: 404 },
       'iam: put on a missing role': { error: 'NoSuchEntityException', status: 404 },
       'iam: put a malformed document': { error: 'MalformedPolicyDocumentException', status: 400 },
