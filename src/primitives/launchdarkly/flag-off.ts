@@ -14,12 +14,15 @@ import { launchDarklySettings, readSecret, type LaunchDarklySettings } from './s
 
 /**
  * LaunchDarkly counts REST requests per access token and route in 10-second windows and publishes no numbers
- * (PROTOCOLS F.1); the sandbox allows 100 per route per window, so each route is paced at 10 requests/s with no
- * burst: at most 100 leave in any 10 s. Reads (list, get) and PATCHes are different routes, so each has its own
- * bucket and patches never queue behind reads; both together (20/s) stay under the token-wide limit (500 per
- * window in the sandbox). 429s are still honoured.
+ * (PROTOCOLS F.1), but reports on every answer how many requests the window has left and when it resets. Each
+ * route's bucket releases a whole window's worth at once (the sandbox allows 100 per route per window) and
+ * refills at 10 requests/s; the REST client holds requests back once the server reports the window spent and
+ * releases them at its reset (RateWindow), so a halt uses each window fully without being answered 429. Reads
+ * (list, get) and PATCHes are different routes, so each has its own bucket and patches never queue behind reads;
+ * both together stay under the token-wide limit (500 per window in the sandbox). 429s are still honoured.
  */
 const ROUTE_RATE_PER_SECOND = 10
+const ROUTE_BURST = 100
 /** Typical time for a flag change to reach a streaming SDK; LaunchDarkly publishes no figure. */
 const STREAM_PUSH_MS = 200
 /** SDK evaluation is local and free, so it is polled briskly. */
@@ -36,8 +39,8 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
     dependencies.restClient ??
     ((s: LaunchDarklySettings, token: string) => createFetchRestClient({ baseUri: s.baseUri, token, apiTokenEnv: s.apiTokenEnv }))
   const startEvaluator = dependencies.startEvaluator ?? startSdkEvaluator
-  const readBucket: RateBucket = { key: `launchdarkly-read:${settings.baseUri}`, ratePerSecond: ROUTE_RATE_PER_SECOND }
-  const patchBucket: RateBucket = { key: `launchdarkly-patch:${settings.baseUri}`, ratePerSecond: ROUTE_RATE_PER_SECOND }
+  const readBucket: RateBucket = { key: `launchdarkly-read:${settings.baseUri}`, ratePerSecond: ROUTE_RATE_PER_SECOND, burst: ROUTE_BURST }
+  const patchBucket: RateBucket = { key: `launchdarkly-patch:${settings.baseUri}`, ratePerSecond: ROUTE_RATE_PER_SECOND, burst: ROUTE_BURST }
 
   let rest: LaunchDarklyRestClient | undefined
   const restClient = (): LaunchDarklyRestClient => {
@@ -141,7 +144,7 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
       // The snapshot comes with resolution's list, so a halt costs the semantic patch, then a share of a batched
       // read-back: one list page answers up to LIST_PAGE_SIZE flags, so the read bucket is counted at that multiple
       // of its rate. SDK evaluation makes no request.
-      const batchedReadBack: RateBucket = { key: readBucket.key, ratePerSecond: ROUTE_RATE_PER_SECOND * LIST_PAGE_SIZE }
+      const batchedReadBack: RateBucket = { key: readBucket.key, ratePerSecond: ROUTE_RATE_PER_SECOND * LIST_PAGE_SIZE, burst: ROUTE_BURST }
       return { calls: [patchBucket, batchedReadBack], settleMs: STREAM_PUSH_MS }
     },
 

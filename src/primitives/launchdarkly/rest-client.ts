@@ -57,20 +57,80 @@ export interface FetchRestClientOptions {
   now?: () => number
 }
 
+/** Waiting this much past a window's reported reset absorbs the request's own latency and small clock skew. */
+const RESET_MARGIN_MS = 50
+
+/**
+ * What LaunchDarkly last reported of one route's rate-limit window: every answer carries the requests left in it
+ * (`X-Ratelimit-Route-Remaining`, `X-Ratelimit-Global-Remaining`: the smaller one binds) and when it resets
+ * (`X-Ratelimit-Reset`, epoch ms). Requests go out freely while the window has room for them and those still in
+ * flight; once it has none, they wait for the reset instead of being answered 429. This is what lets a halt use a
+ * whole window at once where pacing alone would spread it over the window.
+ */
+export class RateWindow {
+  private remaining: number | undefined
+  private resetAt = 0
+  private inFlight = 0
+
+  constructor(private readonly now: () => number) {}
+
+  /** Resolves when a request may leave under what the server reported; counts it as in flight. */
+  async admit(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      const wait = this.resetAt + RESET_MARGIN_MS - this.now()
+      if (this.remaining === undefined || wait <= 0 || this.remaining - this.inFlight > 0) break
+      await delay(wait, signal)
+    }
+    this.inFlight++
+  }
+
+  /** Takes a request out of flight and reads the window from its answer (any status). */
+  settle(headers: Headers | undefined): void {
+    this.inFlight = Math.max(0, this.inFlight - 1)
+    if (!headers) return
+    const counts = [headers.get('x-ratelimit-route-remaining'), headers.get('x-ratelimit-global-remaining')].filter((v) => v !== null).map(Number)
+    const reset = Number(headers.get('x-ratelimit-reset') ?? Number.NaN)
+    if (counts.length === 0 || !Number.isFinite(reset) || counts.some((n) => !Number.isFinite(n))) return
+    const remaining = Math.min(...counts)
+    if (reset > this.resetAt) {
+      this.resetAt = reset
+      this.remaining = remaining
+    } else if (reset === this.resetAt) {
+      this.remaining = Math.min(this.remaining ?? remaining, remaining)
+    }
+  }
+}
+
 export function createFetchRestClient(options: FetchRestClientOptions): LaunchDarklyRestClient {
   const fetchImpl = options.fetch ?? fetch
   const now = options.now ?? Date.now
+  const windows = new Map<string, RateWindow>()
+  const windowOf = (route: string) => {
+    let window = windows.get(route)
+    if (!window) windows.set(route, (window = new RateWindow(now)))
+    return window
+  }
 
-  /** Sends one request, waiting out every 429 as LaunchDarkly asks; returns the first other response. */
-  const send = async (method: string, path: string, init: RequestOptions, headers: Record<string, string> = {}, body?: string) => {
+  /**
+   * Sends one request on `route` (its rate-limit window), waiting out every 429 as LaunchDarkly asks; returns the
+   * first other response.
+   */
+  const send = async (route: string, method: string, path: string, init: RequestOptions, headers: Record<string, string> = {}, body?: string) => {
+    const window = windowOf(route)
     for (;;) {
       await init.pace()
-      const response = await fetchImpl(`${options.baseUri}${path}`, {
-        method,
-        headers: { Authorization: options.token, 'LD-API-Version': API_VERSION, Accept: 'application/json', ...headers },
-        body,
-        signal: init.signal,
-      })
+      await window.admit(init.signal)
+      let response: Response | undefined
+      try {
+        response = await fetchImpl(`${options.baseUri}${path}`, {
+          method,
+          headers: { Authorization: options.token, 'LD-API-Version': API_VERSION, Accept: 'application/json', ...headers },
+          body,
+          signal: init.signal,
+        })
+      } finally {
+        window.settle(response?.headers)
+      }
       if (response.status !== 429) return response
       await response.body?.cancel()
       await delay(retryDelayMs(response.headers, now()), init.signal)
@@ -82,7 +142,7 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
   return {
     async readFlagOn(flag, init) {
       const path = `${flagPath(flag)}?env=${encodeURIComponent(flag.environment)}`
-      const response = await send('GET', path, init)
+      const response = await send('GET /flags/{project}/{key}', 'GET', path, init)
       if (response.status === 404) {
         await response.body?.cancel()
         return null
@@ -99,7 +159,7 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
       let offset = 0
       for (let pages = 1; ; pages++) {
         const query = new URLSearchParams({ env: environment, summary: 'true', limit: String(LIST_PAGE_SIZE), offset: String(offset) })
-        const response = await send('GET', `/api/v2/flags/${encodeURIComponent(project)}?${query}`, init)
+        const response = await send('GET /flags/{project}', 'GET', `/api/v2/flags/${encodeURIComponent(project)}?${query}`, init)
         if (!response.ok) throw await failure(response, `list the flags of project ${project}`, options.apiTokenEnv)
         const body = (await response.json()) as { items?: { key?: unknown; environments?: Record<string, { on?: unknown }> }[]; totalCount?: unknown }
         const items = body.items ?? []
@@ -121,7 +181,7 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
 
     async patchFlag(flag, instruction, comment, init) {
       const body = JSON.stringify({ environmentKey: flag.environment, comment, instructions: [{ kind: instruction }] })
-      const response = await send('PATCH', flagPath(flag), init, { 'Content-Type': SEMANTIC_PATCH_CONTENT_TYPE }, body)
+      const response = await send('PATCH /flags/{project}/{key}', 'PATCH', flagPath(flag), init, { 'Content-Type': SEMANTIC_PATCH_CONTENT_TYPE }, body)
       if (!response.ok) throw await failure(response, `${instruction} ${flag.key} in ${flag.environment}`, options.apiTokenEnv)
       await response.body?.cancel()
     },

@@ -209,9 +209,9 @@ describe('flagOff halt and restore', () => {
 
     expect(primitive.estimate(on, { on: true })).toEqual({
       calls: [
-        { key: 'launchdarkly-patch:https://app.launchdarkly.com', ratePerSecond: 10 },
+        { key: 'launchdarkly-patch:https://app.launchdarkly.com', ratePerSecond: 10, burst: 100 },
         // One list page answers up to 100 read-backs.
-        { key: 'launchdarkly-read:https://app.launchdarkly.com', ratePerSecond: 1000 },
+        { key: 'launchdarkly-read:https://app.launchdarkly.com', ratePerSecond: 1000, burst: 100 },
       ],
       settleMs: 200,
     })
@@ -225,8 +225,8 @@ describe('flagOff halt and restore', () => {
     await primitive.read(on, ctx)
 
     expect(ctx.buckets).toEqual([
-      { key: 'launchdarkly-patch:https://app.launchdarkly.com', ratePerSecond: 10 },
-      { key: 'launchdarkly-read:https://app.launchdarkly.com', ratePerSecond: 10 },
+      { key: 'launchdarkly-patch:https://app.launchdarkly.com', ratePerSecond: 10, burst: 100 },
+      { key: 'launchdarkly-read:https://app.launchdarkly.com', ratePerSecond: 10, burst: 100 },
     ])
   })
 

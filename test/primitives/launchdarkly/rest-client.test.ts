@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { PrimitiveError } from '../../../src/core/primitive.js'
-import { createFetchRestClient, SEMANTIC_PATCH_CONTENT_TYPE } from '../../../src/primitives/launchdarkly/rest-client.js'
+import { createFetchRestClient, RateWindow, SEMANTIC_PATCH_CONTENT_TYPE } from '../../../src/primitives/launchdarkly/rest-client.js'
 import { retryDelayMs } from '../../../src/primitives/launchdarkly/retry-delay.js'
 
 interface Sent {
@@ -168,6 +168,48 @@ describe('LaunchDarkly REST client', () => {
     const error = (await rest.readFlagOn(flag, options).catch((e: unknown) => e)) as PrimitiveError
 
     expect(error.code).toBe('LaunchDarklyEnvironmentNotFound')
+  })
+})
+
+describe('RateWindow', () => {
+  const report = (remaining: number, resetInMs: number, global = 500) =>
+    new Headers({
+      'X-Ratelimit-Route-Remaining': String(remaining),
+      'X-Ratelimit-Global-Remaining': String(global),
+      'X-Ratelimit-Reset': String(Date.now() + resetInMs),
+    })
+  const signal = new AbortController().signal
+  const timed = async (w: RateWindow) => {
+    const started = performance.now()
+    await w.admit(signal)
+    return performance.now() - started
+  }
+
+  it('lets requests go at once while the reported window has room for them and those in flight, then holds them until its reset', async () => {
+    const w = new RateWindow(Date.now)
+    expect(await timed(w)).toBeLessThan(50) // nothing reported yet
+    w.settle(report(2, 300))
+    expect(await timed(w)).toBeLessThan(50) // 2 left, none in flight
+    expect(await timed(w)).toBeLessThan(50) // 2 left, one in flight
+    expect(await timed(w)).toBeGreaterThanOrEqual(250) // 2 left, two in flight: waits for the reset
+  })
+
+  it('takes the smaller of the route and the token-wide counts', async () => {
+    const w = new RateWindow(Date.now)
+    await w.admit(signal)
+    w.settle(report(50, 200, 0))
+    expect(await timed(w)).toBeGreaterThanOrEqual(150)
+  })
+
+  it('follows the newest window and ignores reports of an older one', async () => {
+    const w = new RateWindow(Date.now)
+    await w.admit(signal)
+    await w.admit(signal)
+    await w.admit(signal)
+    w.settle(report(0, 100_000))
+    w.settle(report(5, 200_000))
+    w.settle(report(0, 50))
+    expect(await timed(w)).toBeLessThan(50)
   })
 })
 
