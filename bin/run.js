@@ -14,5 +14,5 @@ if (major < 22 || (major === 22 && minor < 12)) {
 // Cache compiled code between runs: a halt's start-up is part of its time-to-halt.
 const { enableCompileCache } = await import('node:module')
 enableCompileCache?.()
-const { execute } = await import('@oclif/core')
+const { execute } = await import('@oclif/core/execute')
 await execute({ dir: import.meta.url })

@@ -3,7 +3,9 @@
  * or the --json envelope on stdout), and one error path that turns anything thrown into a message with what to
  * do next and the documented exit code. Stack traces only with --verbose.
  */
-import { Command, Flags, type Interfaces } from '@oclif/core'
+import { Command } from '@oclif/core/command'
+import * as Flags from '@oclif/core/flags'
+import type * as Interfaces from '@oclif/core/interfaces'
 import { createInterface } from 'node:readline/promises'
 import { resolve } from 'node:path'
 import type { Trigger } from '../core/report.js'

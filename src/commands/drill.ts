@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { join, resolve } from 'node:path'
 import { drill, type DrillReport } from '../core/drill.js'
 import { loadRunbook } from '../core/runbook/load.js'

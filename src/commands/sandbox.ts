@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { readFile } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
 import { loadRunbook } from '../core/runbook/load.js'

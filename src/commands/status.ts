@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { readStatus } from '../core/status.js'
 import { loadRunbook } from '../core/runbook/load.js'
 import { EXIT, KillswitchCommand, EXIT_TABLE } from '../cli/base-command.js'

@@ -1,4 +1,4 @@
-import { Flags } from '@oclif/core'
+import * as Flags from '@oclif/core/flags'
 import { loadRunbook, RunbookError, formatProblem } from '../core/runbook/load.js'
 import { parseScope } from '../core/scope.js'
 import { EXIT, KillswitchCommand, runbookFlag, EXIT_TABLE } from '../cli/base-command.js'
