@@ -64,6 +64,8 @@ export interface RequestLogEntry {
   path: string
   /** The query protocol's Action, or the JSON protocol's X-Amz-Target operation. */
   action?: string
+  /** The status answered, once answered; 0 when the connection closed without an answer (an injected reset). */
+  status?: number
 }
 
 export interface SandboxState {
@@ -156,7 +158,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       if (options.recordRequests && url.pathname.startsWith('/_sandbox/') === false) {
         const target = req.headers['x-amz-target']
         const action = typeof target === 'string' ? target.split('.').pop() : /(?:^|&)Action=([^&]+)/.exec(body.toString('latin1'))?.[1]
-        requestLog.push({ at: arrived, method: req.method ?? 'GET', path: url.pathname, ...(action ? { action } : {}) })
+        const entry: RequestLogEntry = { at: arrived, method: req.method ?? 'GET', path: url.pathname, ...(action ? { action } : {}) }
+        requestLog.push(entry)
+        res.once('finish', () => (entry.status = res.statusCode))
+        res.once('close', () => (entry.status ??= 0))
       }
       const request: SandboxRequest = { method: req.method ?? 'GET', url, headers: req.headers, body, aws: awsScope(req.headers) }
       if (request.aws) return await aws.handle(request, res)

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { loadRunbook } from '../../src/core/runbook/load.js'
 import { sandboxEnvironment } from '../../src/sandbox/attach.js'
 import { seedFromRunbook } from '../../src/sandbox/fleet.js'
+import type { ProfileOverrides } from '../../src/sandbox/realism.js'
 import { parseSeed, type Seed } from '../../src/sandbox/seed.js'
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js'
 
@@ -52,12 +53,15 @@ export interface Harness {
   cli(args: string[], extraEnv?: Record<string, string>): Promise<CliResult>
 }
 
-export async function startHarness(runbookPath = 'runbooks/sandbox.yaml', options: { agentsPerClass?: number; principals?: Record<string, string> } = {}): Promise<Harness> {
+export async function startHarness(
+  runbookPath = 'runbooks/sandbox.yaml',
+  options: { agentsPerClass?: number; principals?: Record<string, string>; overrides?: ProfileOverrides; recordRequests?: boolean } = {},
+): Promise<Harness> {
   const runbook = join(ROOT, runbookPath)
   const loaded = await loadRunbook(runbook)
   const generated = seedFromRunbook(loaded.runbook, { agentsPerClass: options.agentsPerClass ?? 3, podGraceSeconds: 1 })
   const seed = parseSeed({ ...generated, aws: { ...generated.aws, principals: options.principals ?? {} } })
-  const sandbox = await startSandbox({ seed })
+  const sandbox = await startSandbox({ seed, overrides: options.overrides, recordRequests: options.recordRequests })
   const stateDir = await mkdtemp(join(tmpdir(), 'killswitch-e2e-'))
   const env = { ...sandboxEnvironment(sandbox, loaded.runbook, seed), KILLSWITCH_STATE_DIR: stateDir }
   return {

@@ -5,9 +5,10 @@
  *
  * Invariants: one keep-alive Agent per context (rebuilt only when an exec plugin hands out a new client
  * certificate); every request carries the caller's AbortSignal and rejects with its reason when it aborts; a 429 is
- * waited out (`Retry-After`, else 1 s) and retried until that signal aborts; a 401 under an exec plugin re-runs the
- * plugin once; any other failure names the operation, the object, the context and the API server's reason, and
- * never a credential.
+ * waited out (`Retry-After`, else 1 s) and retried until that signal aborts; a transient failure (5xx, connection
+ * reset, time-out) is retried with jittered back-off up to TRANSIENT_ATTEMPTS attempts (every request here is safe
+ * to repeat); a 401 under an exec plugin re-runs the plugin once; any other failure names the operation, the object,
+ * the context and the API server's reason, and never a credential.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
@@ -18,6 +19,7 @@ import type { KubernetesClient, KubernetesConnector, PodSummary, PodWatchEvent, 
 import { createExecCredentialSource, type ExecCredentialSource } from './exec-credential.js'
 import { loadKubeconfig, type ClientCertificate, type KubeconfigSource, type KubernetesConnection } from './kubeconfig.js'
 import { labelSelectorToQuery, type StructuredLabelSelector } from './label-selector.js'
+import { backOff, isTransientNetworkError, isTransientStatus } from '../transient.js'
 
 /** Kubernetes' default when a pod spec leaves terminationGracePeriodSeconds unset. */
 const DEFAULT_GRACE_PERIOD_SECONDS = 30
@@ -161,18 +163,16 @@ export function createHttpKubernetesClient(connection: KubernetesConnection, env
    */
   const call = async (what: string, request: ApiRequest, options: { notFoundIsNull?: boolean } = {}): Promise<IncomingMessage | null> => {
     let reauthenticated = false
-    let resent = false
+    let attempt = 0
     for (;;) {
+      attempt++
       let response: IncomingMessage
       try {
         response = await send(request)
       } catch (error) {
         if (request.signal.aborted) throw request.signal.reason
-        // A keep-alive socket the server closed while the request left: every request here is safe to send again.
-        if (!resent && (error as NodeJS.ErrnoException).code === 'ECONNRESET') {
-          resent = true
-          continue
-        }
+        // A reset (often a keep-alive socket the server closed as the request left) or a time-out: send it again.
+        if (isTransientNetworkError(error) && (await backOff(attempt, request.signal))) continue
         throw unreachable(context, what, cluster.server, error)
       }
       const status = response.statusCode ?? 0
@@ -183,6 +183,7 @@ export function createHttpKubernetesClient(connection: KubernetesConnection, env
         await delay(retryAfterMs(response.headers['retry-after']), request.signal)
         continue
       }
+      if (isTransientStatus(status) && (await backOff(attempt, request.signal))) continue
       if (status === 401 && exec && !reauthenticated) {
         reauthenticated = true
         exec.invalidate()

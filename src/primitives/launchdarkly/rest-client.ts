@@ -4,6 +4,7 @@
  */
 import { PrimitiveError } from '../../core/primitive.js'
 import { delay } from '../../core/wait.js'
+import { backOff, isTransientNetworkError, isTransientStatus, TRANSIENT_ATTEMPTS } from '../transient.js'
 import { retryDelayMs } from './retry-delay.js'
 
 export const API_VERSION = '20240415'
@@ -55,6 +56,8 @@ export interface FetchRestClientOptions {
   apiTokenEnv: string
   fetch?: typeof fetch
   now?: () => number
+  /** Jitter source for retry back-off (tests pass a fixed one). */
+  random?: () => number
 }
 
 /** Waiting this much past a window's reported reset absorbs the request's own latency and small clock skew. */
@@ -112,12 +115,13 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
   }
 
   /**
-   * Sends one request on `route` (its rate-limit window), waiting out every 429 as LaunchDarkly asks; returns the
-   * first other response.
+   * Sends one request on `route` (its rate-limit window), waiting out every 429 as LaunchDarkly asks and retrying a
+   * transient failure (5xx, connection reset, time-out) with back-off up to TRANSIENT_ATTEMPTS attempts: every
+   * request here is safe to repeat. Returns the first other response.
    */
   const send = async (route: string, method: string, path: string, init: RequestOptions, headers: Record<string, string> = {}, body?: string) => {
     const window = windowOf(route)
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       await init.pace()
       await window.admit(init.signal)
       let response: Response | undefined
@@ -128,8 +132,16 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
           body,
           signal: init.signal,
         })
+      } catch (error) {
+        if (!init.signal.aborted && isTransientNetworkError(error) && (await backOff(attempt, init.signal, options.random))) continue
+        throw error
       } finally {
         window.settle(response?.headers)
+      }
+      if (isTransientStatus(response.status) && attempt < TRANSIENT_ATTEMPTS) {
+        await response.body?.cancel()
+        await backOff(attempt, init.signal, options.random)
+        continue
       }
       if (response.status !== 429) return response
       await response.body?.cancel()

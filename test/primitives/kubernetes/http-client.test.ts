@@ -153,6 +153,23 @@ current-context: local
     expect(recorded[1]).toMatchObject({ method: 'GET', path: '/proxy/api/v1/namespaces/agents/pods', query: {} })
   })
 
+  it('retries a 503 and a connection reset, and reports a 5xx that persists', async () => {
+    let answered = 0
+    handle = (_, response) => {
+      answered++
+      if (answered === 1) return json(response, 503, { kind: 'Status', reason: 'ServiceUnavailable', code: 503 })
+      if (answered === 2) return void response.socket?.destroy()
+      json(response, 200, { spec: { replicas: 2 } })
+    }
+    expect(await client.readScaleReplicas({ kind: 'deployment', namespace: 'agents', name: 'refund' }, signal)).toBe(2)
+    expect(recorded).toHaveLength(3)
+
+    recorded = []
+    handle = (_, response) => json(response, 500, { kind: 'Status', message: 'etcdserver: request timed out', reason: 'InternalError', code: 500 })
+    await expect(client.readScaleReplicas({ kind: 'deployment', namespace: 'agents', name: 'refund' }, signal)).rejects.toThrow(/etcdserver: request timed out/)
+    expect(recorded).toHaveLength(5)
+  })
+
   it('watches from the resourceVersion and parses events split across chunks until the server ends the stream', async () => {
     handle = (_, response) => {
       response.writeHead(200, { 'content-type': 'application/json' })

@@ -142,6 +142,25 @@ describe('LaunchDarkly REST client', () => {
     expect(paced()).toBe(3)
   })
 
+  it('retries a 5xx and a reset connection, and reports a 5xx that persists', async () => {
+    const reset = () => Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) })
+    const answers: (Response | Error)[] = [json(502, { message: 'bad gateway' }), reset(), json(200, { environments: { production: { on: false } } })]
+    const sent: string[] = []
+    const fetchImpl = (async (url: string | URL | Request) => {
+      sent.push(String(url))
+      const next = answers.shift() ?? json(503, { code: 'service_unavailable', message: 'try later' })
+      if (next instanceof Error) throw next
+      return next
+    }) as typeof fetch
+    const rest = createFetchRestClient({ baseUri: 'http://127.0.0.1:1', token, apiTokenEnv: 'LD_API_TOKEN', fetch: fetchImpl, random: () => 0 })
+    const options = { signal: new AbortController().signal, pace: async () => undefined }
+    expect(await rest.readFlagOn(flag, options)).toBe(false)
+    expect(sent).toHaveLength(3)
+    sent.length = 0
+    await expect(rest.readFlagOn(flag, options)).rejects.toThrow(/503.*try later/)
+    expect(sent).toHaveLength(5)
+  })
+
   it('turns 401 into an operator error that names the token variable and never the token', async () => {
     const { rest, options } = client([json(401, { code: 'unauthorized', message: 'Invalid access token' })])
 
