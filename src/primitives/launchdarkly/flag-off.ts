@@ -81,8 +81,10 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
     async resolve(spec, ctx) {
       // The token is checked first: without it nothing else can be done.
       restClient()
-      // Started now so that its stream is initialized by the time the halt is verified.
-      evaluatorFor(spec.environment)
+      // So is the SDK key. The streaming client itself starts once the first patch is answered: loading the SDK
+      // costs tens of milliseconds of CPU, which would otherwise delay the first patch, and a client that connects
+      // after the patch is initialized with the flag already off.
+      readSecret(config.env, settings.sdkKeyEnvFor(spec.environment), `server SDK key for environment ${spec.environment}`, 'LaunchDarklySdkKeyMissing')
       // All reads at once: the batched reader answers them with one list of the project.
       const flags = spec.flags.map((key) => ({ project: spec.project, environment: spec.environment, key }))
       const states = await Promise.all(flags.map((flag) => reader.readOn(flag, readOptions(ctx))))
@@ -108,7 +110,9 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
     async apply(target, _before, ctx) {
       // Sent even when the flag reads off: the patch is idempotent on LaunchDarkly's side and leaves the reason in
       // the flag's audit log.
-      await restClient().patchFlag(flagOf(target), 'turnFlagOff', comment(ctx), patchOptions(ctx))
+      const flag = flagOf(target)
+      await restClient().patchFlag(flag, 'turnFlagOff', comment(ctx), patchOptions(ctx))
+      evaluatorFor(flag.environment)
     },
 
     async verifyHalted(target, ctx) {

@@ -32,7 +32,7 @@ async function rejection(promise: Promise<unknown>): Promise<PrimitiveError> {
 }
 
 describe('flagOff resolve', () => {
-  it('reads every flag with one list request, names targets by project, environment and key, and starts the SDK client for the environment', async () => {
+  it('reads every flag with one list request, names targets by project, environment and key, and starts the SDK client once the first patch is answered', async () => {
     const { ld, primitive } = setup()
     const ctx = testContext()
 
@@ -47,6 +47,9 @@ describe('flagOff resolve', () => {
     expect(ld.calls).toEqual([{ call: 'LIST', flag: 'agents/production' }])
     expect([...ctx.paced]).toEqual([['launchdarkly-read:https://app.launchdarkly.com', 1]])
     expect(ld.tokens).toEqual(['api-0000-secret-token'])
+    // Loading the SDK would delay the first patch: it starts after it.
+    expect(ld.evaluators).toEqual([])
+    await primitive.apply(targets[0]!, { on: true }, ctx)
     expect(ld.evaluators).toEqual([
       { environment: 'production', sdkKey: 'sdk-0000-secret-key', endpoints: { baseUri: undefined, streamUri: undefined, eventsUri: undefined }, closed: false },
     ])
@@ -59,14 +62,15 @@ describe('flagOff resolve', () => {
     })
     const ctx = testContext()
 
-    await primitive.resolve(spec, ctx)
+    const [target] = await primitive.resolve(spec, ctx)
+    await primitive.apply(target!, { on: true }, ctx)
 
     expect(ld.evaluators[0]!.endpoints).toEqual({
       baseUri: 'https://app.eu.launchdarkly.com',
       streamUri: 'http://127.0.0.1:9',
       eventsUri: 'http://127.0.0.1:9',
     })
-    expect([...ctx.paced.keys()]).toEqual(['launchdarkly-read:https://app.eu.launchdarkly.com'])
+    expect([...ctx.paced.keys()]).toEqual(['launchdarkly-read:https://app.eu.launchdarkly.com', 'launchdarkly-patch:https://app.eu.launchdarkly.com'])
   })
 
   it('lists every unknown flag key in one error', async () => {
@@ -105,7 +109,8 @@ describe('flagOff resolve', () => {
     const env = { LD_API_TOKEN: 'api-0000-secret-token', PROD_SDK: 'sdk-prod' }
     const { ld, primitive } = setup({ credentials: { launchdarkly: { apiTokenEnv: 'LD_API_TOKEN', sdkKeyEnv: { production: 'PROD_SDK' } } }, env })
 
-    await primitive.resolve(spec, testContext())
+    const [target] = await primitive.resolve(spec, testContext())
+    await primitive.apply(target!, { on: true }, testContext())
     const error = await rejection(primitive.resolve({ ...spec, environment: 'staging' }, testContext()))
 
     expect(ld.evaluators.map((e) => e.sdkKey)).toEqual(['sdk-prod'])
@@ -259,7 +264,8 @@ describe('flagOff halt and restore', () => {
   })
 
   it('closes every SDK client it started', async () => {
-    const { ld, primitive } = await resolved()
+    const { ld, primitive, on } = await resolved()
+    await primitive.apply(on, { on: true }, testContext())
 
     await primitive.close?.()
 
