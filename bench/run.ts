@@ -297,6 +297,8 @@ function machine() {
 
 // ---- the run ----
 
+// Read before the runs: `npm run bench` built dist/ from the tree as it is now, so that is what was measured.
+const env = machine()
 const benchDir = await mkdtemp(join(tmpdir(), 'killswitch-bench-'))
 const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim()
 const halts: HaltRun[] = []
@@ -341,7 +343,6 @@ try {
 
 // ---- figures and verdicts ----
 
-const env = machine()
 const at = (profile: ProfileName, agents: number) => halts.find((h) => h.profile === profile && h.agents === agents)
 const ratio = (h: HaltRun | undefined) => (h?.report?.timeToHaltMs ? h.report.timeToHaltMs / h.bound.boundMs : undefined)
 const startupMedian = (profile: ProfileName) => {
