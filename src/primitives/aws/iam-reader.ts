@@ -32,6 +32,10 @@ export interface PolicyReader {
   read(entity: IamEntity, policyName: string, mode: ReadMode, ctx: PrimitiveContext): Promise<PolicyRead>
   /** Entities already listed (by resolution), so the next batch knows what a listing costs. */
   noteListing(account: string, type: IamEntity['type'], pages: number): void
+  /** GetAccountAuthorizationDetails was refused in this account: read entity by entity there (warns once). */
+  noteDenied(account: string, warn: (message: string) => void): void
+  /** Whether it was refused in this account. */
+  isDenied(account: string): boolean
 }
 
 interface Waiter {
@@ -71,7 +75,11 @@ export function createBatchedPolicyReader(clients: AwsClients, windowMs = BATCH_
     if (open.get(batch.id) === batch) open.delete(batch.id)
   }
 
-  /** The batch's requests pace as its earliest waiter still waiting would; the first to leave closes the batch. */
+  /**
+   * Paces the batch's requests as its earliest reader still waiting would. A reader that gives up (its own
+   * verification deadline) leaves the batch, and the batch then waits on the next reader's behalf instead of failing
+   * them all with the first one's time-out. The first request to leave closes the batch to newcomers.
+   */
   const batchContext = (batch: Batch): PrimitiveContext => {
     const [first] = batch.waiters
     if (!first) throw new Error('an IAM read batch with no reader')
@@ -79,37 +87,49 @@ export function createBatchedPolicyReader(clients: AwsClients, windowMs = BATCH_
       ...first.ctx,
       signal: batch.controller.signal,
       async pace(bucket) {
-        const [earliest] = batch.waiters
-        if (!earliest) throw batch.controller.signal.reason
-        await earliest.ctx.pace(bucket)
+        for (;;) {
+          const [earliest] = batch.waiters
+          if (!earliest) throw batch.controller.signal.reason
+          try {
+            await earliest.ctx.pace(bucket)
+            break
+          } catch (error) {
+            if (batch.waiters.has(earliest) || batch.waiters.size === 0) throw error
+          }
+        }
         close(batch)
       },
     }
   }
 
+  /** Entity by entity, each reader in its own context (pacing, deadline, error); the batch takes no newcomer. */
+  const readEach = async (batch: Batch) => {
+    close(batch)
+    await Promise.all([...batch.waiters].map((waiter) => readOne(clients, waiter, waiter.ctx).then(waiter.resolve, waiter.reject)))
+  }
+
+  const markDenied = (account: string, warn: (message: string) => void) => {
+    if (denied.has(account)) return
+    denied.add(account)
+    warn(
+      `account ${account}: the break-glass principal may not call iam:GetAccountAuthorizationDetails, so IAM entities are listed, tagged and read one request at a time (grant it to do that in one request per 1,000 entities; docs/primitives/aws.md)`,
+    )
+  }
+
   const run = async (batch: Batch) => {
-    const waiters = [...batch.waiters]
-    if (waiters.length === 0) return close(batch)
-    const distinct = new Set(waiters.map((w) => w.entity.name.toLowerCase())).size
+    const [first] = batch.waiters
+    if (!first) return close(batch)
+    const distinct = new Set([...batch.waiters].map((w) => w.entity.name.toLowerCase())).size
     const pages = listingPages.get(batch.id)
     try {
-      if (denied.has(batch.account) || (pages !== undefined && distinct < pages)) {
-        const ctx = batchContext(batch)
-        await Promise.all(waiters.map(async (waiter) => waiter.resolve(await readOne(clients, waiter, ctx))))
-        return
-      }
+      if (denied.has(batch.account) || (pages !== undefined && distinct < pages)) return await readEach(batch)
       let details
       try {
         details = await listAccountDetails(clients, batch.account, batch.type, batchContext(batch))
       } catch (error) {
         if ((error as { code?: string }).code !== 'AccessDenied') throw error
-        denied.add(batch.account)
-        waiters[0]!.ctx.warn(
-          `account ${batch.account}: the break-glass principal may not call iam:GetAccountAuthorizationDetails, so every IAM read costs a request of its own (grant it to read all policies in one; docs/primitives/aws.md)`,
-        )
-        const ctx = batchContext(batch)
-        await Promise.all(waiters.map(async (waiter) => waiter.resolve(await readOne(clients, waiter, ctx))))
-        return
+        markDenied(batch.account, first.ctx.warn)
+        return await readEach(batch)
       }
       listingPages.set(batch.id, details.pages)
       for (const waiter of batch.waiters) {
@@ -127,6 +147,8 @@ export function createBatchedPolicyReader(clients: AwsClients, windowMs = BATCH_
     noteListing(account, type, pages) {
       listingPages.set(`${account}\0${type}`, pages)
     },
+    noteDenied: markDenied,
+    isDenied: (account) => denied.has(account),
 
     read(entity, policyName, mode, ctx) {
       if (ctx.signal.aborted) return Promise.reject(ctx.signal.reason)

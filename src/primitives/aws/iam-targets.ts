@@ -97,14 +97,13 @@ async function resolveFilter(
 ): Promise<Found[]> {
   const perAccount = await Promise.all(
     accounts.map(async (account): Promise<Found[]> => {
+      if (reader.isDenied(account)) return listFiltered(type, selector, account, clients, ctx)
       let details
       try {
         details = await listAccountDetails(clients, account, type, ctx)
       } catch (error) {
         if ((error as { code?: string }).code !== 'AccessDenied') throw error
-        ctx.warn(
-          `account ${account}: the break-glass principal may not call iam:GetAccountAuthorizationDetails, so IAM ${type}s are listed, tagged and read one request at a time (grant it to resolve and read them in one; docs/primitives/aws.md)`,
-        )
+        reader.noteDenied(account, ctx.warn)
         return listFiltered(type, selector, account, clients, ctx)
       }
       reader.noteListing(account, type, details.pages)
@@ -163,7 +162,7 @@ async function ownPrincipals(clients: AwsClients, ctx: PrimitiveContext): Promis
     const [, account, kind, rest] = match as unknown as [string, string, string, string]
     const segments = rest.split('/')
     const name = kind === 'assumed-role' ? segments[0] : segments[segments.length - 1]
-    own.add(`iam:${account}:${kind === 'user' ? 'user' : 'role'}/${name}`)
+    own.add(`iam:${account}:${kind === 'user' ? 'user' : 'role'}/${name}`.toLowerCase())
   }
   return own
 }
@@ -180,7 +179,8 @@ export async function resolveEntities(spec: DenyAllSpec, clients: AwsClients, re
     for (const entity of await resolveSelector(type, selector, spec.policyName, clients, reader, ctx)) targets.push(entityTarget(entity, spec.policyName))
   }
   const own = await ownPrincipals(clients, ctx)
-  const self = targets.find((target) => own.has(target.id))
+  // IAM names are unique without regard to case, and a runbook's spelling may differ from IAM's.
+  const self = targets.find((target) => own.has(target.id.toLowerCase()))
   if (self) {
     throw new PrimitiveError(
       `denyAll selects ${self.label} in account ${self.locator.account}, which killswitch itself acts as: denying it would make the restore impossible.`,
@@ -188,5 +188,7 @@ export async function resolveEntities(spec: DenyAllSpec, clients: AwsClients, re
       'IamDenySelf',
     )
   }
-  return [...new Map(targets.map((target) => [target.id, target])).values()]
+  // One target per entity whatever the spelling; a listed match (IAM's own spelling, with its snapshot) comes after
+  // a named one and replaces it.
+  return [...new Map(targets.map((target) => [target.id.toLowerCase(), target])).values()]
 }

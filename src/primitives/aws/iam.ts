@@ -97,14 +97,14 @@ export function createDenyAllPrimitive(config: PrimitiveConfig): Primitive<DenyA
     },
 
     /**
-     * Put*Policy, then a share of a batched read-back: one GetAccountAuthorizationDetails page answers up to 1,000
+     * Put*Policy and a share of a batched read-back: one GetAccountAuthorizationDetails page answers up to 1,000
      * entities, so the read is counted in the account's IAM bucket at that multiple of its rate. The snapshot came
-     * with resolution's listing (selectors) or costs one request of its own (names).
+     * with resolution's listing (selectors) or is a share of a batched read too (names).
      */
     estimate(target): HaltEstimate {
       const bucket = iamBucket(entityOf(target).entity.account)
       const batchedRead: RateBucket = { key: bucket.key, ratePerSecond: bucket.ratePerSecond * DETAILS_PAGE_SIZE }
-      return { calls: target.observed ? [bucket, batchedRead] : [bucket, bucket, batchedRead], settleMs: 0 }
+      return { calls: target.observed ? [bucket, batchedRead] : [batchedRead, bucket, batchedRead], settleMs: 0 }
     },
 
     async close() {

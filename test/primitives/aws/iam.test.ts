@@ -24,7 +24,7 @@ import {
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
-import type { PrimitiveError, Target } from '../../../src/core/primitive.js'
+import type { PrimitiveContext, PrimitiveError, Target } from '../../../src/core/primitive.js'
 import { DENY_ALL_POLICY, createDenyAllPrimitive } from '../../../src/primitives/aws/iam.js'
 import { HOME, OTHER, awsConfig, recordingContext } from './fake-context.js'
 
@@ -133,7 +133,9 @@ describe('resolve', () => {
       [`iam:${HOME}:user/bot`, undefined],
     ])
     expect(iam).toHaveReceivedCommandWith(ListRolesCommand, { PathPrefix: '/' })
-    expect(warnings).toEqual([expect.stringContaining('iam:GetAccountAuthorizationDetails'), expect.stringContaining('iam:GetAccountAuthorizationDetails')])
+    // One warning for the account, and no second refused listing for the users.
+    expect(warnings).toEqual([expect.stringContaining('iam:GetAccountAuthorizationDetails')])
+    expect(iam).toHaveReceivedCommandTimes(GetAccountAuthorizationDetailsCommand, 1)
   })
 
   it('refuses a group tag selector before making any request: IAM groups cannot be tagged', async () => {
@@ -240,6 +242,65 @@ describe('read', () => {
     expect(iam).toHaveReceivedCommandTimes(GetAccountAuthorizationDetailsCommand, 1)
     expect(iam).not.toHaveReceivedCommand(GetUserPolicyCommand)
     expect(warnings).toHaveLength(1)
+  })
+})
+
+describe('batched reads', () => {
+  /** A context whose pacing waits until `release()`, and which can be aborted (a verification deadline). */
+  function gatedContext() {
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => (release = resolve))
+    const controller = new AbortController()
+    const ctx: PrimitiveContext = {
+      pace: () =>
+        new Promise<void>((resolve, reject) => {
+          void gate.then(resolve)
+          controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })
+        }),
+      signal: controller.signal,
+      warn: () => undefined,
+      reason: 'test',
+      invocationId: 'halt-test',
+    }
+    return { ctx, release, controller }
+  }
+  const tick = (ms = 20) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  it('answers every reader that joined while the batch waited for its turn, also entity by entity', async () => {
+    iam.on(GetAccountAuthorizationDetailsCommand).rejects(accessDenied())
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [], IsTruncated: false })
+    const primitive = createDenyAllPrimitive(awsConfig)
+    const gated = gatedContext()
+    const first = primitive.read(target('role', 'a'), gated.ctx)
+    await tick() // the batch runs and waits in the rate limiter on the first reader's behalf
+    const joined = primitive.read(target('role', 'b'), recordingContext().ctx)
+    gated.release()
+    await expect(Promise.all([first, joined])).resolves.toEqual([{ policy: null }, { policy: null }])
+    expect(iam).toHaveReceivedCommandWith(ListRolePoliciesCommand, { RoleName: 'b', MaxItems: 1000 })
+  })
+
+  it('keeps waiting for the others when the reader it waited for gives up', async () => {
+    iam.on(GetAccountAuthorizationDetailsCommand).resolves({ RoleDetailList: [role('a'), role('b', '/', { [POLICY]: DENY_ALL })] })
+    const primitive = createDenyAllPrimitive(awsConfig)
+    const gated = gatedContext()
+    const first = primitive.read(target('role', 'a'), gated.ctx)
+    const second = primitive.read(target('role', 'b'), recordingContext().ctx)
+    await tick()
+    gated.controller.abort(new Error('a: verification deadline'))
+    await expect(first).rejects.toThrow('a: verification deadline')
+    await expect(second).resolves.toEqual({ policy: DENY_ALL })
+  })
+
+  it('fails only the reader whose own read failed', async () => {
+    iam.on(GetAccountAuthorizationDetailsCommand).rejects(accessDenied())
+    // The good answer comes last, after the other reader's failure.
+    iam.on(ListRolePoliciesCommand, { RoleName: 'fine' }).callsFake(async () => (await tick(), { PolicyNames: [], IsTruncated: false }))
+    iam.on(ListRolePoliciesCommand, { RoleName: 'fenced' }).rejects(Object.assign(new Error('not authorized to perform: iam:ListRolePolicies'), { name: 'AccessDenied' }))
+    const primitive = createDenyAllPrimitive(awsConfig)
+    const { ctx } = recordingContext()
+    const [fine, fenced] = await Promise.allSettled([primitive.read(target('role', 'fine'), ctx), primitive.read(target('role', 'fenced'), ctx)])
+    expect(fine).toEqual({ status: 'fulfilled', value: { policy: null } })
+    expect(fenced).toMatchObject({ status: 'rejected', reason: { code: 'AccessDenied' } })
   })
 })
 
@@ -361,7 +422,7 @@ describe('state helpers', () => {
       settleMs: 0,
     })
     expect(primitive.estimate(target('role', 'r'), { policy: null })).toEqual({
-      calls: [{ key: `iam:${HOME}`, ratePerSecond: 20 }, { key: `iam:${HOME}`, ratePerSecond: 20 }, batched],
+      calls: [batched, { key: `iam:${HOME}`, ratePerSecond: 20 }, batched],
       settleMs: 0,
     })
   })
