@@ -163,16 +163,16 @@ export function createHttpKubernetesClient(connection: KubernetesConnection, env
    */
   const call = async (what: string, request: ApiRequest, options: { notFoundIsNull?: boolean } = {}): Promise<IncomingMessage | null> => {
     let reauthenticated = false
-    let attempt = 0
+    // Counts transient failures only: 429s and the exec plugin's re-run have their own rules.
+    let failures = 0
     for (;;) {
-      attempt++
       let response: IncomingMessage
       try {
         response = await send(request)
       } catch (error) {
         if (request.signal.aborted) throw request.signal.reason
         // A reset (often a keep-alive socket the server closed as the request left) or a time-out: send it again.
-        if (isTransientNetworkError(error) && (await backOff(attempt, request.signal))) continue
+        if (isTransientNetworkError(error) && (await backOff(++failures, request.signal))) continue
         throw unreachable(context, what, cluster.server, error)
       }
       const status = response.statusCode ?? 0
@@ -183,7 +183,7 @@ export function createHttpKubernetesClient(connection: KubernetesConnection, env
         await delay(retryAfterMs(response.headers['retry-after']), request.signal)
         continue
       }
-      if (isTransientStatus(status) && (await backOff(attempt, request.signal))) continue
+      if (isTransientStatus(status) && (await backOff(++failures, request.signal))) continue
       if (status === 401 && exec && !reauthenticated) {
         reauthenticated = true
         exec.invalidate()

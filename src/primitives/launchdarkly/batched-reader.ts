@@ -42,13 +42,24 @@ export function createBatchedFlagReader(rest: () => LaunchDarklyRestClient, wind
     if (open.get(batch.id) === batch) open.delete(batch.id)
   }
 
-  /** Paces as the batch's earliest waiter still waiting would, then closes the batch to newcomers. */
+  /**
+   * Paces as the batch's earliest waiter still waiting would, then closes the batch to newcomers. A waiter that
+   * gives up (its own deadline) leaves the batch, which then waits on the next one's behalf instead of failing them
+   * all with the first one's time-out.
+   */
   const pacedOptions = (batch: Batch): RequestOptions => ({
     signal: batch.controller.signal,
     async pace() {
-      const [first] = batch.waiters
-      if (!first) throw batch.controller.signal.reason
-      await first.options.pace()
+      for (;;) {
+        const [first] = batch.waiters
+        if (!first) throw batch.controller.signal.reason
+        try {
+          await first.options.pace()
+          break
+        } catch (error) {
+          if (batch.waiters.has(first) || batch.waiters.size === 0) throw error
+        }
+      }
       close(batch)
     },
   })
@@ -64,8 +75,16 @@ export function createBatchedFlagReader(rest: () => LaunchDarklyRestClient, wind
       if (pages !== undefined && keys.size < pages) {
         close(batch)
         const options = pacedOptions(batch)
+        const fail = (key: string, error: unknown) => {
+          for (const waiter of batch.waiters) if (waiter.key === key) waiter.reject(error)
+        }
+        // Each flag's read answers (or fails) only the waiters of that flag.
         await Promise.all(
-          [...keys].map(async (key) => answer(key, await rest().readFlagOn({ project: batch.project, environment: batch.environment, key }, options))),
+          [...keys].map((key) =>
+            rest()
+              .readFlagOn({ project: batch.project, environment: batch.environment, key }, options)
+              .then((on) => answer(key, on), (error: unknown) => fail(key, error)),
+          ),
         )
         return
       }

@@ -62,6 +62,8 @@ export interface FetchRestClientOptions {
 
 /** Waiting this much past a window's reported reset absorbs the request's own latency and small clock skew. */
 const RESET_MARGIN_MS = 50
+/** LaunchDarkly's rate-limit windows last 10 s. */
+const WINDOW_MS = 10_000
 
 /**
  * What LaunchDarkly last reported of one route's rate-limit window: every answer carries the requests left in it
@@ -77,12 +79,16 @@ export class RateWindow {
 
   constructor(private readonly now: () => number) {}
 
-  /** Resolves when a request may leave under what the server reported; counts it as in flight. */
+  /**
+   * Resolves when a request may leave under what the server reported; counts it as in flight. The wait is never
+   * longer than a window (a reset far off means the clocks disagree), and after it the spent window is forgotten:
+   * the next answer reports the new one.
+   */
   async admit(signal: AbortSignal): Promise<void> {
-    for (;;) {
-      const wait = this.resetAt + RESET_MARGIN_MS - this.now()
-      if (this.remaining === undefined || wait <= 0 || this.remaining - this.inFlight > 0) break
-      await delay(wait, signal)
+    const wait = this.resetAt + RESET_MARGIN_MS - this.now()
+    if (this.remaining !== undefined && wait > 0 && this.remaining - this.inFlight <= 0) {
+      await delay(Math.min(wait, WINDOW_MS + RESET_MARGIN_MS), signal)
+      if (this.remaining !== undefined && this.remaining - this.inFlight <= 0) this.remaining = undefined
     }
     this.inFlight++
   }
@@ -121,7 +127,9 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
    */
   const send = async (route: string, method: string, path: string, init: RequestOptions, headers: Record<string, string> = {}, body?: string) => {
     const window = windowOf(route)
-    for (let attempt = 1; ; attempt++) {
+    // Counts transient failures only: 429s are waited out on their own terms.
+    let failures = 0
+    for (;;) {
       await init.pace()
       await window.admit(init.signal)
       let response: Response | undefined
@@ -133,14 +141,15 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
           signal: init.signal,
         })
       } catch (error) {
-        if (!init.signal.aborted && isTransientNetworkError(error) && (await backOff(attempt, init.signal, options.random))) continue
-        throw error
+        if (init.signal.aborted) throw error
+        if (isTransientNetworkError(error) && (await backOff(++failures, init.signal, options.random))) continue
+        throw new Error(`LaunchDarkly could not be reached for ${method} ${path}${failures > 0 ? ` after ${failures} attempts` : ''}: ${describeNetworkError(error)}`, { cause: error })
       } finally {
         window.settle(response?.headers)
       }
-      if (isTransientStatus(response.status) && attempt < TRANSIENT_ATTEMPTS) {
+      if (isTransientStatus(response.status) && failures + 1 < TRANSIENT_ATTEMPTS) {
         await response.body?.cancel()
-        await backOff(attempt, init.signal, options.random)
+        await backOff(++failures, init.signal, options.random)
         continue
       }
       if (response.status !== 429) return response
@@ -198,6 +207,12 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
       await response.body?.cancel()
     },
   }
+}
+
+/** `fetch failed` says nothing; the socket's error code (ECONNRESET, ECONNREFUSED, ...) says what happened. */
+function describeNetworkError(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause
+  return cause?.code ?? cause?.message ?? (error as Error).message
 }
 
 function environmentNotFound(what: string, environment: string): PrimitiveError {

@@ -27,7 +27,7 @@ export const startSdkEvaluator: EvaluatorStarter = (environment, sdkKey, endpoin
       logger: ld.basicLogger({ level: 'none' }),
     }),
   )
-  // Started at resolve time, awaited at verification: remember the outcome without an unhandled rejection.
+  // Started after the first patch, awaited at verification: remember the outcome without an unhandled rejection.
   const initialized = client.then((c) => c.waitForInitialization())
   initialized.catch(() => {})
 

@@ -33,6 +33,22 @@ function heldPace() {
 }
 
 describe('batched flag reader', () => {
+  it('keeps waiting for the other reads when the read it paced for gives up', async () => {
+    const { ld, reader } = setup({ a: true, b: false })
+    const controller = new AbortController()
+    const first: RequestOptions = {
+      signal: controller.signal,
+      pace: () => new Promise<void>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })),
+    }
+    const a = reader.readOn(flag('a'), first)
+    const b = reader.readOn(flag('b'), options())
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    controller.abort(new Error('a: deadline'))
+    await expect(a).rejects.toThrow('a: deadline')
+    await expect(b).resolves.toBe(false)
+    expect(ld.calls).toEqual([{ call: 'LIST', flag: 'agents/production' }])
+  })
+
   it('answers concurrent reads of one environment with one list request, null for an unknown key', async () => {
     const { ld, reader } = setup({ a: true, b: false, c: true })
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { PrimitiveError } from '../../../src/core/primitive.js'
 import { createFetchRestClient, RateWindow, SEMANTIC_PATCH_CONTENT_TYPE } from '../../../src/primitives/launchdarkly/rest-client.js'
 import { retryDelayMs } from '../../../src/primitives/launchdarkly/retry-delay.js'
@@ -159,6 +159,21 @@ describe('LaunchDarkly REST client', () => {
     sent.length = 0
     await expect(rest.readFlagOn(flag, options)).rejects.toThrow(/503.*try later/)
     expect(sent).toHaveLength(5)
+
+    // A reset that persists names the request and the socket's error, not just "fetch failed".
+    sent.length = 0
+    answers.push(reset(), reset(), reset(), reset(), reset())
+    await expect(rest.readFlagOn(flag, options)).rejects.toThrow(/could not be reached for GET \/api\/v2\/flags\/agents\/refund-agent-enabled\?env=production after 5 attempts: ECONNRESET/)
+    expect(sent).toHaveLength(5)
+  })
+
+  it('does not count 429s against the attempts a transient failure gets', async () => {
+    const limited = () => json(429, { message: 'slow down' }, { 'Retry-After': '0' })
+    const answers = [limited(), limited(), limited(), limited(), limited(), json(500, {}), json(200, { environments: { production: { on: true } } })]
+    const fetchImpl = (async () => answers.shift()!) as unknown as typeof fetch
+    const rest = createFetchRestClient({ baseUri: 'http://127.0.0.1:1', token, apiTokenEnv: 'LD_API_TOKEN', fetch: fetchImpl, random: () => 0 })
+    expect(await rest.readFlagOn(flag, { signal: new AbortController().signal, pace: async () => undefined })).toBe(true)
+    expect(answers).toHaveLength(0)
   })
 
   it('turns 401 into an operator error that names the token variable and never the token', async () => {
@@ -222,13 +237,36 @@ describe('RateWindow', () => {
 
   it('follows the newest window and ignores reports of an older one', async () => {
     const w = new RateWindow(Date.now)
-    await w.admit(signal)
-    await w.admit(signal)
-    await w.admit(signal)
-    w.settle(report(0, 100_000))
-    w.settle(report(5, 200_000))
-    w.settle(report(0, 50))
-    expect(await timed(w)).toBeLessThan(50)
+    for (let i = 0; i < 4; i++) await w.admit(signal)
+    w.settle(report(0, 100_000)) // spent, far off: would hold requests
+    w.settle(report(3, 200_000)) // a newer window with room: replaces it
+    w.settle(report(0, 50)) // an older window: ignored
+    expect(await timed(w)).toBeLessThan(50) // 3 left, one in flight
+    w.settle(report(0, 200_000)) // the newer window, now spent
+    const giveUp = new AbortController()
+    let admitted = false
+    const held = w.admit(giveUp.signal).then(() => (admitted = true), () => undefined)
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    expect(admitted).toBe(false)
+    giveUp.abort()
+    await held
+  })
+
+  it('never waits longer than a window, whatever reset the server reports', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] })
+    try {
+      const w = new RateWindow(Date.now)
+      await w.admit(signal)
+      w.settle(report(0, 3_600_000)) // an hour: the clocks disagree
+      let admitted = false
+      void w.admit(signal).then(() => (admitted = true))
+      await vi.advanceTimersByTimeAsync(10_049)
+      expect(admitted).toBe(false)
+      await vi.advanceTimersByTimeAsync(2)
+      expect(admitted).toBe(true)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })
 
