@@ -140,8 +140,12 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
  * Decides, per call, the latency and any fault or throttle. Planes call `gate` first on every request and render
  * the decision in their own wire format; `limit` enforces a documented rate limit on a named bucket.
  */
+/** Faults the realism knobs injected (rate limits not included), per API: what a test checks actually happened. */
+export type InjectedFaults = Partial<Record<SandboxApi, { errors: number; throttles: number; resets: number; stalls: number }>>
+
 export class Realism {
   private readonly buckets = new Map<string, TokenBucket>()
+  readonly injected: InjectedFaults = {}
 
   constructor(
     public profile: RealismProfile,
@@ -152,10 +156,23 @@ export class Realism {
     const k = this.profile.apis[api]
     const latency = Math.max(0, k.latencyMs + (this.random() * 2 - 1) * k.jitterMs)
     if (latency > 0) await sleep(latency)
-    if (k.stallRate > 0 && this.random() < k.stallRate) await sleep(k.stallMs)
-    if (k.resetRate > 0 && this.random() < k.resetRate) return { kind: 'reset' }
-    if (k.errorRate > 0 && this.random() < k.errorRate) return { kind: 'error' }
-    if (k.throttleRate > 0 && this.random() < k.throttleRate) return { kind: 'throttle', retryAfterSeconds: 1 }
+    const count = () => (this.injected[api] ??= { errors: 0, throttles: 0, resets: 0, stalls: 0 })
+    if (k.stallRate > 0 && this.random() < k.stallRate) {
+      count().stalls++
+      await sleep(k.stallMs)
+    }
+    if (k.resetRate > 0 && this.random() < k.resetRate) {
+      count().resets++
+      return { kind: 'reset' }
+    }
+    if (k.errorRate > 0 && this.random() < k.errorRate) {
+      count().errors++
+      return { kind: 'error' }
+    }
+    if (k.throttleRate > 0 && this.random() < k.throttleRate) {
+      count().throttles++
+      return { kind: 'throttle', retryAfterSeconds: 1 }
+    }
     return { kind: 'serve' }
   }
 

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { createAwsPlane } from './aws/index.js'
 import { createKubernetesPlane } from './kubernetes/index.js'
 import { createLaunchDarklyPlane } from './launchdarkly/index.js'
-import { buildProfile, Realism, type ProfileName, type ProfileOverrides } from './realism.js'
+import { buildProfile, Realism, type InjectedFaults, type ProfileName, type ProfileOverrides } from './realism.js'
 import { parseSeed, type Seed, type SeedInput } from './seed.js'
 
 export interface SandboxRequest {
@@ -64,12 +64,14 @@ export interface RequestLogEntry {
   path: string
   /** The query protocol's Action, or the JSON protocol's X-Amz-Target operation. */
   action?: string
-  /** The status answered, once answered; 0 when the connection closed without an answer (an injected reset). */
+  /** The status answered, once answered; 0 when the connection closed without one (an injected reset, or a stream the client ended). */
   status?: number
 }
 
 export interface SandboxState {
   profile: string
+  /** Faults injected so far by the profile's knobs (errors, throttles, resets, stalls per API). */
+  injectedFaults: InjectedFaults
   aws: unknown
   kubernetes: unknown
   launchdarkly: unknown
@@ -143,6 +145,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
 
   const state = (): SandboxState => ({
     profile: realism.profile.name,
+    injectedFaults: realism.injected,
     aws: aws.state(),
     kubernetes: kubernetes.state(),
     launchdarkly: launchdarkly.state(),
