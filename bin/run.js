@@ -1,8 +1,6 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --optimize-for-size
-// The flags: a halt keeps thousands of short-lived requests in flight, and V8's defaults let a 1,000-agent halt sit
-// at over 300 MB resident for a live heap of about 45 MB: young-generation semi-spaces grown to 16 MB, and an old
-// generation left to grow before a full collection. A 1 MB young generation and V8's memory-saving heuristics
-// (--optimize-for-size) hold it near 165 MB with the same time-to-halt, for ~20 ms more start-up (bench/RESULTS.md).
+#!/usr/bin/env -S node --max-semi-space-size=1
+// The flag: a halt keeps thousands of short-lived requests in flight, and V8's default young generation (semi-spaces
+// grown up to 16 MB) held a 1,000-agent halt at 324 MB resident for a live heap of about 45 MB (bench/RESULTS.md).
 // Thin launcher: refuse an unsupported Node before anything else is loaded, then hand over to oclif.
 const [major, minor] = process.versions.node.split('.').map(Number)
 if (major < 22 || (major === 22 && minor < 12)) {
