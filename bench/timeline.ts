@@ -1,0 +1,67 @@
+/**
+ * One halt, seen from the sandbox: spawns `bin/run.js halt --scope global` (through its shebang, as operators run it)
+ * against a fresh sandbox with the benchmark's fleet, and prints each request's time since spawn, then the report's
+ * status and breakdown. For looking at start-up (what leaves first, and when) and for A/B runs of the launcher:
+ *
+ *   npx tsx bench/timeline.ts [--agents 10] [--profile instant|realistic|faulty] [--match REGEX] [--limit 40]
+ *                             [--node-options "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+ *
+ * `--match` keeps the requests whose "METHOD action-or-path" matches (e.g. '^(PATCH|PUT|POST Put)' for mutations
+ * only; the first line is then the start-up to the first mutation). Listens on and talks to 127.0.0.1 only.
+ */
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { PROFILES } from '../src/sandbox/realism.js'
+import type { RequestLogEntry } from '../src/sandbox/server.js'
+import { writeBenchFleet } from './fleet.js'
+
+const ROOT = resolve(import.meta.dirname, '..')
+const { values: flags } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '10' },
+    profile: { type: 'string', default: 'instant' },
+    match: { type: 'string' },
+    limit: { type: 'string', default: '40' },
+    'node-options': { type: 'string' },
+  },
+})
+if (!(flags.profile! in PROFILES)) throw new Error(`--profile must be one of ${Object.keys(PROFILES).join(', ')}`)
+
+const dir = await mkdtemp(join(tmpdir(), 'killswitch-timeline-'))
+const fleet = await writeBenchFleet(dir, Number(flags.agents))
+const sandbox = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'bench/sandbox-process.ts'), fleet.runbookPath, fleet.seedPath, flags.profile!], {
+  stdio: ['pipe', 'pipe', 'inherit'],
+})
+try {
+  const line = await new Promise<string>((done, fail) => {
+    let buffered = ''
+    sandbox.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString()
+      if (buffered.includes('\n')) done(buffered.slice(0, buffered.indexOf('\n')))
+    })
+    sandbox.once('exit', (code) => fail(new Error(`the sandbox exited with ${code}`)))
+  })
+  const { url, env } = JSON.parse(line) as { url: string; env: Record<string, string> }
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(AWS_|KILLSWITCH_|LD_|KUBECONFIG$|NODE_OPTIONS$)/i.test(key)))
+  const spawnedAt = performance.timeOrigin + performance.now()
+  const cli = spawn(join(ROOT, 'bin/run.js'), ['halt', '--runbook', fleet.runbookPath, '--scope', 'global', '--yes', '--json', '--state-dir', join(dir, 'state'), '--reason', 'timeline'], {
+    env: { ...inherited, ...env, NO_COLOR: '1', ...(flags['node-options'] ? { NODE_OPTIONS: flags['node-options'] } : {}) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let out = ''
+  cli.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()))
+  await new Promise((done) => cli.once('exit', done))
+  const requests = ((await (await fetch(`${url}/_sandbox/requests`)).json()) as RequestLogEntry[]).sort((a, b) => a.at - b.at)
+  const match = flags.match ? new RegExp(flags.match) : undefined
+  for (const r of requests.filter((r) => !match || match.test(`${r.method} ${r.action ?? r.path}`)).slice(0, Number(flags.limit))) {
+    console.log(`${String(Math.round(r.at - spawnedAt)).padStart(7)} ms  ${r.method} ${r.action ?? r.path}`)
+  }
+  const report = JSON.parse(out) as { exitCode: number; result?: { status: string; timeToHaltMs: number | null; breakdown: unknown } }
+  console.log(`exit ${report.exitCode}, ${report.result?.status}, time-to-halt ${report.result?.timeToHaltMs} ms, breakdown ${JSON.stringify(report.result?.breakdown)}`)
+} finally {
+  sandbox.kill('SIGTERM')
+  await rm(dir, { recursive: true, force: true })
+}
