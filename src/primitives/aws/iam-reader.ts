@@ -11,6 +11,7 @@
  * GetAccountAuthorizationDetails, every read goes one by one, with one warning.
  */
 import type { PrimitiveContext } from '../../core/primitive.js'
+import { createBatcher, type Batch } from '../batching.js'
 import type { AwsClients } from './clients.js'
 import { getInlinePolicy, listAccountDetails, readInlinePolicy, type IamEntity } from './iam-api.js'
 
@@ -38,27 +39,17 @@ export interface PolicyReader {
   isDenied(account: string): boolean
 }
 
-interface Waiter {
+interface Read {
   entity: IamEntity
   policyName: string
   mode: ReadMode
   ctx: PrimitiveContext
-  resolve(read: PolicyRead): void
-  reject(error: unknown): void
 }
 
-interface Batch {
-  id: string
-  account: string
-  type: IamEntity['type']
-  waiters: Set<Waiter>
-  controller: AbortController
-}
-
-async function readOne(clients: AwsClients, waiter: Waiter, ctx: PrimitiveContext): Promise<PolicyRead> {
-  if (waiter.mode === 'readBack') return { exists: true, policy: await getInlinePolicy(clients, waiter.entity, waiter.policyName, ctx) }
+async function readOne(clients: AwsClients, { entity, policyName, mode, ctx }: Read): Promise<PolicyRead> {
+  if (mode === 'readBack') return { exists: true, policy: await getInlinePolicy(clients, entity, policyName, ctx) }
   try {
-    return { exists: true, policy: await readInlinePolicy(clients, waiter.entity, waiter.policyName, ctx) }
+    return { exists: true, policy: await readInlinePolicy(clients, entity, policyName, ctx) }
   } catch (error) {
     if ((error as { code?: string }).code === 'IamEntityNotFound') return { exists: false, policy: null }
     throw error
@@ -66,46 +57,21 @@ async function readOne(clients: AwsClients, waiter: Waiter, ctx: PrimitiveContex
 }
 
 export function createBatchedPolicyReader(clients: AwsClients, windowMs = BATCH_WINDOW_MS): PolicyReader {
-  const open = new Map<string, Batch>()
   const listingPages = new Map<string, number>()
   /** Accounts where GetAccountAuthorizationDetails was refused: read entity by entity there. */
   const denied = new Set<string>()
 
-  const close = (batch: Batch) => {
-    if (open.get(batch.id) === batch) open.delete(batch.id)
-  }
-
-  /**
-   * Paces the batch's requests as its earliest reader still waiting would. A reader that gives up (its own
-   * verification deadline) leaves the batch, and the batch then waits on the next reader's behalf instead of failing
-   * them all with the first one's time-out. The first request to leave closes the batch to newcomers.
-   */
-  const batchContext = (batch: Batch): PrimitiveContext => {
-    const [first] = batch.waiters
-    if (!first) throw new Error('an IAM read batch with no reader')
-    return {
-      ...first.ctx,
-      signal: batch.controller.signal,
-      async pace(bucket) {
-        for (;;) {
-          const [earliest] = batch.waiters
-          if (!earliest) throw batch.controller.signal.reason
-          try {
-            await earliest.ctx.pace(bucket)
-            break
-          } catch (error) {
-            if (batch.waiters.has(earliest) || batch.waiters.size === 0) throw error
-          }
-        }
-        close(batch)
-      },
-    }
-  }
+  /** The batch's listing paces as its earliest reader still waiting would (see Batch.paceAsEarliest). */
+  const batchContext = (batch: Batch<Read, PolicyRead>, first: Read): PrimitiveContext => ({
+    ...first.ctx,
+    signal: batch.signal,
+    pace: (bucket) => batch.paceAsEarliest((read) => read.ctx.pace(bucket)),
+  })
 
   /** Entity by entity, each reader in its own context (pacing, deadline, error); the batch takes no newcomer. */
-  const readEach = async (batch: Batch) => {
-    close(batch)
-    await Promise.all([...batch.waiters].map((waiter) => readOne(clients, waiter, waiter.ctx).then(waiter.resolve, waiter.reject)))
+  const readEach = async (batch: Batch<Read, PolicyRead>) => {
+    batch.close()
+    await Promise.all([...batch.waiters].map((waiter) => readOne(clients, waiter.request).then(waiter.resolve, waiter.reject)))
   }
 
   const markDenied = (account: string, warn: (message: string) => void) => {
@@ -116,78 +82,38 @@ export function createBatchedPolicyReader(clients: AwsClients, windowMs = BATCH_
     )
   }
 
-  const run = async (batch: Batch) => {
-    const [first] = batch.waiters
-    if (!first) return close(batch)
-    const distinct = new Set([...batch.waiters].map((w) => w.entity.name.toLowerCase())).size
+  const run = async (batch: Batch<Read, PolicyRead>) => {
+    // Every read of a batch is of the same account and entity type.
+    const first = [...batch.waiters][0]!.request
+    const { account, type } = first.entity
+    const distinct = new Set([...batch.waiters].map((w) => w.request.entity.name.toLowerCase())).size
     const pages = listingPages.get(batch.id)
+    if (denied.has(account) || (pages !== undefined && distinct < pages)) return readEach(batch)
+    let details
     try {
-      if (denied.has(batch.account) || (pages !== undefined && distinct < pages)) return await readEach(batch)
-      let details
-      try {
-        details = await listAccountDetails(clients, batch.account, batch.type, batchContext(batch))
-      } catch (error) {
-        if ((error as { code?: string }).code !== 'AccessDenied') throw error
-        markDenied(batch.account, first.ctx.warn)
-        return await readEach(batch)
-      }
-      listingPages.set(batch.id, details.pages)
-      for (const waiter of batch.waiters) {
-        const found = details.entities.get(waiter.entity.name.toLowerCase())
-        waiter.resolve(found ? { exists: true, policy: found.policies.get(waiter.policyName) ?? null } : { exists: false, policy: null })
-      }
+      details = await listAccountDetails(clients, account, type, batchContext(batch, first))
     } catch (error) {
-      for (const waiter of batch.waiters) waiter.reject(error)
-    } finally {
-      close(batch)
+      if ((error as { code?: string }).code !== 'AccessDenied') throw error
+      markDenied(account, first.ctx.warn)
+      return readEach(batch)
+    }
+    listingPages.set(batch.id, details.pages)
+    for (const waiter of batch.waiters) {
+      const { entity, policyName } = waiter.request
+      const found = details.entities.get(entity.name.toLowerCase())
+      waiter.resolve(found ? { exists: true, policy: found.policies.get(policyName) ?? null } : { exists: false, policy: null })
     }
   }
 
+  const batcher = createBatcher<Read, PolicyRead>({ windowMs, signalOf: (read) => read.ctx.signal, run })
+  const idOf = (account: string, type: IamEntity['type']) => `${account}\0${type}`
+
   return {
     noteListing(account, type, pages) {
-      listingPages.set(`${account}\0${type}`, pages)
+      listingPages.set(idOf(account, type), pages)
     },
     noteDenied: markDenied,
     isDenied: (account) => denied.has(account),
-
-    read(entity, policyName, mode, ctx) {
-      if (ctx.signal.aborted) return Promise.reject(ctx.signal.reason)
-      const id = `${entity.account}\0${entity.type}`
-      let batch = open.get(id)
-      if (!batch) {
-        const created: Batch = { id, account: entity.account, type: entity.type, waiters: new Set(), controller: new AbortController() }
-        open.set(id, created)
-        setTimeout(() => void run(created), windowMs)
-        batch = created
-      }
-      const joined = batch
-      return new Promise<PolicyRead>((resolve, reject) => {
-        const onAbort = () => {
-          joined.waiters.delete(waiter)
-          reject(ctx.signal.reason)
-          if (joined.waiters.size === 0) {
-            close(joined)
-            joined.controller.abort(ctx.signal.reason)
-          }
-        }
-        const settle = () => ctx.signal.removeEventListener('abort', onAbort)
-        const waiter: Waiter = {
-          entity,
-          policyName,
-          mode,
-          ctx,
-          resolve: (read) => {
-            settle()
-            resolve(read)
-          },
-          reject: (error) => {
-            settle()
-            reject(error)
-          },
-        }
-        joined.waiters.add(waiter)
-        ctx.signal.addEventListener('abort', onAbort, { once: true })
-      })
-    },
+    read: (entity, policyName, mode, ctx) => batcher.join(idOf(entity.account, entity.type), { entity, policyName, mode, ctx }),
   }
 }

@@ -1,0 +1,119 @@
+/**
+ * Coalescing reads into batches, shared by the LaunchDarkly flag reader and the IAM policy reader: every read of
+ * one batch id asked for while the batch is open is answered by the same request(s). A batch opens with its first
+ * read, waits `windowMs` for others, and closes when its first request leaves (after pacing, see
+ * `paceAsEarliest`), so a read joins only a request that leaves after it was asked: a read-back never sees a state
+ * older than the change it follows.
+ *
+ * A reader that gives up (its signal aborts) leaves its batch at once; the batch's requests are aborted when every
+ * reader has given up. If the batch's `run` fails, every reader it has not answered is rejected with its error.
+ */
+
+export interface Waiter<Request, Answer> {
+  readonly request: Request
+  resolve(answer: Answer): void
+  reject(error: unknown): void
+}
+
+export class Batch<Request, Answer> {
+  readonly waiters = new Set<Waiter<Request, Answer>>()
+  readonly controller = new AbortController()
+
+  constructor(
+    readonly id: string,
+    private readonly onClose: (batch: Batch<Request, Answer>) => void,
+  ) {}
+
+  /** Aborted once every reader has given up: pass it to the batch's requests. */
+  get signal(): AbortSignal {
+    return this.controller.signal
+  }
+
+  /** Takes no newcomer from now on: a later read opens a new batch. */
+  close(): void {
+    this.onClose(this)
+  }
+
+  /**
+   * Paces a request of the batch as its earliest reader still waiting would, then closes the batch. A reader that
+   * gives up (its own deadline) leaves the batch, which then waits on the next reader's behalf instead of failing
+   * them all with the first one's time-out.
+   */
+  async paceAsEarliest(pace: (request: Request) => Promise<void>): Promise<void> {
+    for (;;) {
+      const [earliest] = this.waiters
+      if (!earliest) throw this.signal.reason
+      try {
+        await pace(earliest.request)
+        break
+      } catch (error) {
+        if (this.waiters.has(earliest) || this.waiters.size === 0) throw error
+      }
+    }
+    this.close()
+  }
+}
+
+export interface BatcherOptions<Request, Answer> {
+  windowMs: number
+  /** The reader's own signal: aborting it takes the read out of its batch. */
+  signalOf(request: Request): AbortSignal
+  /** Answers the batch's waiters; the batch is closed when it returns. */
+  run(batch: Batch<Request, Answer>): Promise<void>
+}
+
+export function createBatcher<Request, Answer>(options: BatcherOptions<Request, Answer>): { join(id: string, request: Request): Promise<Answer> } {
+  const open = new Map<string, Batch<Request, Answer>>()
+  const onClose = (batch: Batch<Request, Answer>) => {
+    if (open.get(batch.id) === batch) open.delete(batch.id)
+  }
+
+  const start = async (batch: Batch<Request, Answer>) => {
+    try {
+      if (batch.waiters.size > 0) await options.run(batch)
+    } catch (error) {
+      for (const waiter of batch.waiters) waiter.reject(error)
+    } finally {
+      batch.close()
+    }
+  }
+
+  return {
+    join(id, request) {
+      const signal = options.signalOf(request)
+      if (signal.aborted) return Promise.reject(signal.reason)
+      let batch = open.get(id)
+      if (!batch) {
+        const created = new Batch<Request, Answer>(id, onClose)
+        open.set(id, created)
+        setTimeout(() => void start(created), options.windowMs)
+        batch = created
+      }
+      const joined = batch
+      return new Promise<Answer>((resolve, reject) => {
+        const onAbort = () => {
+          joined.waiters.delete(waiter)
+          reject(signal.reason)
+          if (joined.waiters.size === 0) {
+            joined.close()
+            joined.controller.abort(signal.reason)
+          }
+        }
+        const settle = () => signal.removeEventListener('abort', onAbort)
+        const waiter: Waiter<Request, Answer> = {
+          request,
+          resolve: (answer) => {
+            settle()
+            resolve(answer)
+          },
+          reject: (error) => {
+            settle()
+            reject(error)
+          },
+        }
+        joined.waiters.add(waiter)
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+    },
+  }
+}
