@@ -71,24 +71,62 @@ const WINDOW_MS = 10_000
  * (`X-Ratelimit-Reset`, epoch ms). Requests go out freely while the window has room for them and those still in
  * flight; once it has none, they wait for the reset instead of being answered 429. This is what lets a halt use a
  * whole window at once where pacing alone would spread it over the window.
+ *
+ * Between a window's reset and the first answer from the next one, nothing is known of the new window; requests
+ * sent then are counted, and no more go than the largest window seen (the window's size, from its first answer) until
+ * an answer reports the new window or a window's length has passed. Without that cap, a request leaving a moment
+ * after the reset's burst, before any of its answers, would land in a window already full.
  */
 export class RateWindow {
+  /** Requests left in the reported window, as of its last answer; undefined while no window is known. */
   private remaining: number | undefined
   private resetAt = 0
   private inFlight = 0
+  /** The largest window seen: one more than the most requests any answer reported left. */
+  private size = 0
+  /** While no window is known: when counting began, and the requests admitted since. */
+  private unknownSince = 0
+  private unknownAdmitted = 0
+  /** Wakes requests held for a window as soon as an answer shows room in it. */
+  private room = signalled()
 
   constructor(private readonly now: () => number) {}
 
   /**
-   * Resolves when a request may leave under what the server reported; counts it as in flight. The wait is never
-   * longer than a window (a reset far off means the clocks disagree), and after it the spent window is forgotten:
-   * the next answer reports the new one.
+   * Resolves when a request may leave under what the server reported; counts it as in flight. No wait is longer
+   * than a window (a reset far off means the clocks disagree), and after such a wait the window is forgotten.
    */
   async admit(signal: AbortSignal): Promise<void> {
-    const wait = this.resetAt + RESET_MARGIN_MS - this.now()
-    if (this.remaining !== undefined && wait > 0 && this.remaining - this.inFlight <= 0) {
-      await delay(Math.min(wait, WINDOW_MS + RESET_MARGIN_MS), signal)
-      if (this.remaining !== undefined && this.remaining - this.inFlight <= 0) this.remaining = undefined
+    for (;;) {
+      const now = this.now()
+      if (this.remaining !== undefined && now >= this.resetAt + RESET_MARGIN_MS) this.forget(now)
+      if (this.remaining === undefined && now >= this.unknownSince + WINDOW_MS + RESET_MARGIN_MS) this.forget(now)
+      let until: number
+      if (this.remaining !== undefined) {
+        if (this.remaining - this.inFlight > 0) break
+        until = this.resetAt + RESET_MARGIN_MS
+      } else {
+        if (this.size === 0 || this.unknownAdmitted < this.size) {
+          this.unknownAdmitted++
+          break
+        }
+        until = this.unknownSince + WINDOW_MS + RESET_MARGIN_MS
+      }
+      const longest = WINDOW_MS + RESET_MARGIN_MS
+      const stop = new AbortController()
+      const stopOnAbort = () => stop.abort(signal.reason)
+      signal.addEventListener('abort', stopOnAbort, { once: true })
+      try {
+        const timedOut = await Promise.race([
+          delay(Math.min(until - now, longest), stop.signal).then(() => true),
+          this.room.promise.then(() => false),
+        ])
+        if (timedOut && until - now > longest) this.forget(this.now())
+      } finally {
+        signal.removeEventListener('abort', stopOnAbort)
+        stop.abort()
+      }
+      if (signal.aborted) throw signal.reason
     }
     this.inFlight++
   }
@@ -96,18 +134,41 @@ export class RateWindow {
   /** Takes a request out of flight and reads the window from its answer (any status). */
   settle(headers: Headers | undefined): void {
     this.inFlight = Math.max(0, this.inFlight - 1)
+    this.read(headers)
+    if (this.remaining !== undefined && this.remaining - this.inFlight > 0) {
+      this.room.resolve()
+      this.room = signalled()
+    }
+  }
+
+  private read(headers: Headers | undefined): void {
     if (!headers) return
     const counts = [headers.get('x-ratelimit-route-remaining'), headers.get('x-ratelimit-global-remaining')].filter((v) => v !== null).map(Number)
     const reset = Number(headers.get('x-ratelimit-reset') ?? Number.NaN)
     if (counts.length === 0 || !Number.isFinite(reset) || counts.some((n) => !Number.isFinite(n))) return
     const remaining = Math.min(...counts)
+    this.size = Math.max(this.size, remaining + 1)
     if (reset > this.resetAt) {
       this.resetAt = reset
       this.remaining = remaining
-    } else if (reset === this.resetAt) {
-      this.remaining = Math.min(this.remaining ?? remaining, remaining)
+    } else if (reset === this.resetAt && this.remaining !== undefined) {
+      this.remaining = Math.min(this.remaining, remaining)
     }
   }
+
+  /** The known window is over (or cannot be believed): count requests until an answer reports the next one. */
+  private forget(now: number): void {
+    this.remaining = undefined
+    this.unknownSince = now
+    this.unknownAdmitted = 0
+  }
+}
+
+/** A promise with its resolver (Promise.withResolvers, which the es2023 library does not declare). */
+function signalled(): { promise: Promise<void>; resolve: () => void } {
+  let resolve = () => {}
+  const promise = new Promise<void>((r) => (resolve = r))
+  return { promise, resolve }
 }
 
 export function createFetchRestClient(options: FetchRestClientOptions): LaunchDarklyRestClient {

@@ -252,6 +252,50 @@ describe('RateWindow', () => {
     await held
   })
 
+  it('after a reset, sends no more than the largest window seen until an answer reports the new window', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
+    try {
+      const w = new RateWindow(Date.now)
+      for (let i = 0; i < 3; i++) await w.admit(signal)
+      w.settle(report(2, 1_000)) // the window's first answer: it holds 3
+      w.settle(report(1, 1_000))
+      w.settle(report(0, 1_000))
+      await vi.advanceTimersByTimeAsync(1_100) // reset passed; nothing reported of the next window yet
+      for (let i = 0; i < 3; i++) await w.admit(signal)
+      let admitted = false
+      void w.admit(signal).then(() => (admitted = true))
+      await vi.advanceTimersByTimeAsync(500)
+      expect(admitted).toBe(false) // a fourth would find the new window full
+      w.settle(report(2, 10_000)) // the new window's first answer: 2 left, 2 still in flight
+      await vi.advanceTimersByTimeAsync(0)
+      expect(admitted).toBe(false)
+      w.settle(new Headers()) // an answer without counts only leaves flight
+      await vi.advanceTimersByTimeAsync(0)
+      expect(admitted).toBe(true) // 2 left, 1 in flight: woken at once, not at the window's reset
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('after a reset with no answer at all, counts a fresh window once a window’s length has passed', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
+    try {
+      const w = new RateWindow(Date.now)
+      await w.admit(signal)
+      w.settle(report(0, 100)) // a window of one, spent
+      await vi.advanceTimersByTimeAsync(200)
+      await w.admit(signal) // the next window's one request; its answer never comes
+      let admitted = false
+      void w.admit(signal).then(() => (admitted = true))
+      await vi.advanceTimersByTimeAsync(10_000)
+      expect(admitted).toBe(false)
+      await vi.advanceTimersByTimeAsync(100)
+      expect(admitted).toBe(true)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('never waits longer than a window, whatever reset the server reports', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout'] })
     try {
