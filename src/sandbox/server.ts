@@ -55,6 +55,8 @@ export interface SandboxOptions {
   workDir?: string
   /** Keep a log of every request's arrival (for benchmarks: when did the first mutation arrive?). */
   recordRequests?: boolean
+  /** The dice behind latency jitter and injected faults, in [0, 1); tests pass a seeded one to repeat a run's faults. */
+  random?: () => number
 }
 
 /** One request as it arrived: wall-clock epoch milliseconds (sub-millisecond), method, path and AWS action. */
@@ -136,7 +138,7 @@ export function notFound(res: ServerResponse, what: string): void {
 
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const seed = parseSeed(options.seed ?? {})
-  const realism = new Realism(buildProfile(options.profile ?? 'instant', options.overrides))
+  const realism = new Realism(buildProfile(options.profile ?? 'instant', options.overrides), options.random)
   let baseUrl = ''
   const planeOptions: PlaneOptions = { seed, realism, baseUrl: () => baseUrl }
   const aws = createAwsPlane(planeOptions)

@@ -55,13 +55,13 @@ export interface Harness {
 
 export async function startHarness(
   runbookPath = 'runbooks/sandbox.yaml',
-  options: { agentsPerClass?: number; principals?: Record<string, string>; overrides?: ProfileOverrides; recordRequests?: boolean } = {},
+  options: { agentsPerClass?: number; principals?: Record<string, string>; overrides?: ProfileOverrides; recordRequests?: boolean; random?: () => number } = {},
 ): Promise<Harness> {
   const runbook = join(ROOT, runbookPath)
   const loaded = await loadRunbook(runbook)
   const generated = seedFromRunbook(loaded.runbook, { agentsPerClass: options.agentsPerClass ?? 3, podGraceSeconds: 1 })
   const seed = parseSeed({ ...generated, aws: { ...generated.aws, principals: options.principals ?? {} } })
-  const sandbox = await startSandbox({ seed, overrides: options.overrides, recordRequests: options.recordRequests })
+  const sandbox = await startSandbox({ seed, overrides: options.overrides, recordRequests: options.recordRequests, random: options.random })
   const stateDir = await mkdtemp(join(tmpdir(), 'killswitch-e2e-'))
   const env = { ...sandboxEnvironment(sandbox, loaded.runbook, seed), KILLSWITCH_STATE_DIR: stateDir }
   return {
