@@ -7,6 +7,7 @@ import type { EnginePorts } from '../core/engine.js'
 import type { EngineEvent } from '../core/report.js'
 import type { RunbookCredentials } from '../core/runbook/schema.js'
 import { loadPrimitive, type PrimitiveConfig } from '../primitives/registry.js'
+import { favourMemoryFromNowOn } from './memory.js'
 
 /**
  * `KILLSWITCH_CRASH_AT=journaled:N|applied:N|restored:N` kills the process (SIGKILL, no clean-up) at that point:
@@ -23,6 +24,7 @@ function crashPointFromEnv(env: NodeJS.ProcessEnv): EnginePorts['crashPoint'] {
 
 export function createPorts(options: { credentials: RunbookCredentials; stateDir: string; emit: (e: EngineEvent) => void }): EnginePorts {
   const config: PrimitiveConfig = { credentials: options.credentials, env: process.env }
+  const applying = new Set<string>()
   let notifier: Promise<{ publish(m: { topicArn: string; subject: string; message: string; attributes?: Record<string, string> }): Promise<void> }> | undefined
   return {
     loadPrimitive: (kind) => loadPrimitive(kind, config),
@@ -40,7 +42,15 @@ export function createPorts(options: { credentials: RunbookCredentials; stateDir
     now: () => performance.now(),
     osUser: userInfo().username,
     host: hostname(),
-    emit: options.emit,
+    emit: (event) => {
+      if (event.type === 'target') {
+        // Once a change has been answered, start-up is over and the heap may be kept small (./memory.ts). An
+        // already-halted target is verified without a change, before any request of the others may have left.
+        if (event.state === 'applying') applying.add(event.id)
+        else if (event.state === 'verifying' && applying.has(event.id)) favourMemoryFromNowOn()
+      }
+      options.emit(event)
+    },
     crashPoint: crashPointFromEnv(process.env),
   }
 }
