@@ -21,15 +21,28 @@ export const HEAP_GROWING_PERCENT = 20
 
 let applied = false
 
-/** Called once the first change has been answered. Idempotent. */
+/**
+ * Called once the first change has been answered. Idempotent, and never throws: it runs in the middle of a halt,
+ * whose targets must not fail for a memory setting. A process started with `--freeze-flags-after-init` cannot
+ * change V8's flags (trying aborts it), so there it does nothing.
+ */
 export function favourMemoryFromNowOn(): void {
   if (applied) return
   applied = true
-  setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
-  // V8 hands out its collector only to contexts created while --expose-gc is set. Passing the flag on the command
-  // line instead would cost start-up too (+35 ms measured: compiled code cached without it is not reused).
-  setFlagsFromString('--expose-gc')
-  const collect = runInNewContext('gc') as () => void
-  setFlagsFromString('--no-expose-gc')
-  collect()
+  if (process.execArgv.some((arg) => /^--freeze[-_]flags[-_]after[-_]init$/.test(arg))) return
+  try {
+    setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
+    // V8 hands out its collector only to contexts created while --expose-gc is set. Passing the flag on the command
+    // line instead would cost start-up too (+35 ms measured: compiled code cached without it is not reused).
+    let collect: (() => void) | undefined
+    setFlagsFromString('--expose-gc')
+    try {
+      collect = runInNewContext('typeof gc === "function" ? gc : undefined') as (() => void) | undefined
+    } finally {
+      setFlagsFromString('--no-expose-gc')
+    }
+    collect?.()
+  } catch {
+    // Best effort: without it the halt runs as before, with V8's default heap growth.
+  }
 }

@@ -44,10 +44,11 @@ export function createPorts(options: { credentials: RunbookCredentials; stateDir
     host: hostname(),
     emit: (event) => {
       if (event.type === 'target') {
-        // Once a change has been answered, start-up is over and the heap may be kept small (./memory.ts). An
-        // already-halted target is verified without a change, before any request of the others may have left.
+        // Once a change has been answered (a halted target verifying, a target restored), start-up is over and the
+        // heap may be kept small (./memory.ts). An already-halted target is verified without a change, before any
+        // request of the others may have left.
         if (event.state === 'applying') applying.add(event.id)
-        else if (event.state === 'verifying' && applying.has(event.id)) favourMemoryFromNowOn()
+        else if ((event.state === 'verifying' && applying.has(event.id)) || event.state === 'restored') favourMemoryFromNowOn()
       }
       options.emit(event)
     },

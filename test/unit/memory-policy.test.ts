@@ -24,6 +24,17 @@ describe('memory policy', () => {
     expect(seen.map((e) => (e as { state: string }).state)).toEqual(['reading', 'verifying', 'applying', 'verifying'])
   })
 
+  it('turns on at the first restored target of a restore', async () => {
+    const favour = vi.fn()
+    vi.doMock('../../src/cli/memory.js', () => ({ favourMemoryFromNowOn: favour }))
+    const { createPorts } = await import('../../src/cli/ports.js')
+    const ports = createPorts({ credentials: {}, stateDir: '/nonexistent', emit: () => undefined })
+    ports.emit({ type: 'target', step: 0, id: 'a', label: 'a', state: 'restoring', atMs: 1 } as EngineEvent)
+    expect(favour).not.toHaveBeenCalled()
+    ports.emit({ type: 'target', step: 0, id: 'a', label: 'a', state: 'restored', atMs: 2 } as EngineEvent)
+    expect(favour).toHaveBeenCalledTimes(1)
+  })
+
   it('collects at once, and leaves no collector exposed to code that runs later', async () => {
     const { favourMemoryFromNowOn } = await import('../../src/cli/memory.js')
     let garbage: unknown[] | undefined = Array.from({ length: 200_000 }, (_, i) => ({ i, text: `garbage ${i}` }))

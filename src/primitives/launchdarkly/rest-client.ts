@@ -87,8 +87,12 @@ export class RateWindow {
   /** While no window is known: when counting began, and the requests admitted since. */
   private unknownSince = 0
   private unknownAdmitted = 0
-  /** Wakes requests held for a window as soon as an answer shows room in it. */
-  private room = signalled()
+  /** Requests held for room: all are woken together, by one timer or by an answer showing room. */
+  private readonly held = new Set<{ wake: () => void; fail: (reason: unknown) => void; signal: AbortSignal }>()
+  /** One abort listener per signal, however many requests wait under it (as in core/pacing.ts). */
+  private readonly listening = new Map<AbortSignal, () => void>()
+  private timer: NodeJS.Timeout | undefined
+  private timerAt = Number.POSITIVE_INFINITY
 
   constructor(private readonly now: () => number) {}
 
@@ -98,6 +102,7 @@ export class RateWindow {
    */
   async admit(signal: AbortSignal): Promise<void> {
     for (;;) {
+      signal.throwIfAborted()
       const now = this.now()
       if (this.remaining !== undefined && now >= this.resetAt + RESET_MARGIN_MS) this.forget(now)
       if (this.remaining === undefined && now >= this.unknownSince + WINDOW_MS + RESET_MARGIN_MS) this.forget(now)
@@ -112,33 +117,31 @@ export class RateWindow {
         }
         until = this.unknownSince + WINDOW_MS + RESET_MARGIN_MS
       }
-      const longest = WINDOW_MS + RESET_MARGIN_MS
-      const stop = new AbortController()
-      const stopOnAbort = () => stop.abort(signal.reason)
-      signal.addEventListener('abort', stopOnAbort, { once: true })
-      try {
-        const timedOut = await Promise.race([
-          delay(Math.min(until - now, longest), stop.signal).then(() => true),
-          this.room.promise.then(() => false),
-        ])
-        if (timedOut && until - now > longest) this.forget(this.now())
-      } finally {
-        signal.removeEventListener('abort', stopOnAbort)
-        stop.abort()
+      const longest = now + WINDOW_MS + RESET_MARGIN_MS
+      const resetSeen = this.resetAt
+      await this.hold(Math.min(until, longest), signal)
+      // Held a whole window for a reset still far off: the clocks disagree. Forget that window (once, whoever wakes
+      // first) and take the next answer's report, whatever its reset.
+      if (until > longest && this.now() >= longest - 10 && this.remaining !== undefined && this.resetAt === resetSeen) {
+        this.forget(this.now())
+        this.resetAt = this.now()
       }
-      if (signal.aborted) throw signal.reason
     }
     this.inFlight++
   }
 
-  /** Takes a request out of flight and reads the window from its answer (any status). */
-  settle(headers: Headers | undefined): void {
+  /**
+   * Takes a request out of flight and reads the window from its answer (any status). A 429 that still reports the
+   * window known to be over does not count against the next one: the clocks differ, and its retry must not wait.
+   */
+  settle(headers: Headers | undefined, status?: number): void {
     this.inFlight = Math.max(0, this.inFlight - 1)
+    const resetBefore = this.resetAt
     this.read(headers)
-    if (this.remaining !== undefined && this.remaining - this.inFlight > 0) {
-      this.room.resolve()
-      this.room = signalled()
+    if (status === 429 && this.remaining === undefined && this.resetAt === resetBefore) {
+      this.unknownAdmitted = Math.max(0, this.unknownAdmitted - 1)
     }
+    if (this.held.size > 0 && (this.remaining === undefined ? this.unknownAdmitted < this.size : this.remaining - this.inFlight > 0)) this.wakeAll()
   }
 
   private read(headers: Headers | undefined): void {
@@ -162,13 +165,46 @@ export class RateWindow {
     this.unknownSince = now
     this.unknownAdmitted = 0
   }
-}
 
-/** A promise with its resolver (Promise.withResolvers, which the es2023 library does not declare). */
-function signalled(): { promise: Promise<void>; resolve: () => void } {
-  let resolve = () => {}
-  const promise = new Promise<void>((r) => (resolve = r))
-  return { promise, resolve }
+  /** Resolves at `until` (this.now's clock) or as soon as an answer shows room; rejects when the signal aborts. */
+  private hold(until: number, signal: AbortSignal): Promise<void> {
+    return new Promise((wake, fail) => {
+      this.held.add({ wake, fail, signal })
+      if (!this.listening.has(signal)) {
+        const onAbort = () => {
+          this.listening.delete(signal)
+          for (const h of this.held) {
+            if (h.signal !== signal) continue
+            this.held.delete(h)
+            h.fail(signal.reason)
+          }
+          if (this.held.size === 0) this.clearTimer()
+        }
+        this.listening.set(signal, onAbort)
+        signal.addEventListener('abort', onAbort, { once: true })
+      }
+      if (until < this.timerAt) {
+        this.clearTimer()
+        this.timerAt = until
+        this.timer = setTimeout(() => this.wakeAll(), Math.max(0, until - this.now()))
+      }
+    })
+  }
+
+  private wakeAll(): void {
+    this.clearTimer()
+    for (const [signal, onAbort] of this.listening) signal.removeEventListener('abort', onAbort)
+    this.listening.clear()
+    const held = [...this.held]
+    this.held.clear()
+    for (const h of held) h.wake()
+  }
+
+  private clearTimer(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.timerAt = Number.POSITIVE_INFINITY
+  }
 }
 
 export function createFetchRestClient(options: FetchRestClientOptions): LaunchDarklyRestClient {
@@ -206,7 +242,7 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
         if (isTransientNetworkError(error) && (await backOff(++failures, init.signal, options.random))) continue
         throw new Error(`LaunchDarkly could not be reached for ${method} ${path}${failures > 0 ? ` after ${failures} attempts` : ''}: ${describeNetworkError(error)}`, { cause: error })
       } finally {
-        window.settle(response?.headers)
+        window.settle(response?.headers, response?.status)
       }
       if (isTransientStatus(response.status) && failures + 1 < TRANSIENT_ATTEMPTS) {
         await response.body?.cancel()

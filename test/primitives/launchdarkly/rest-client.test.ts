@@ -296,8 +296,61 @@ describe('RateWindow', () => {
     }
   })
 
+  it('after a wait cut short by a reset far off, lets through no more than a window of the held requests', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
+    try {
+      const w = new RateWindow(Date.now)
+      for (let i = 0; i < 3; i++) await w.admit(signal)
+      w.settle(new Headers({ 'X-Ratelimit-Route-Remaining': '2', 'X-Ratelimit-Reset': String(Date.now() + 3_600_000) }))
+      w.settle(new Headers({ 'X-Ratelimit-Route-Remaining': '0', 'X-Ratelimit-Reset': String(Date.now() + 3_600_000) }))
+      w.settle(undefined)
+      let admitted = 0
+      for (let i = 0; i < 10; i++) void w.admit(signal).then(() => admitted++)
+      await vi.advanceTimersByTimeAsync(10_100)
+      expect(admitted).toBe(3) // the clocks disagree: the window is forgotten once, and the next holds 3
+      w.settle(report(5, 10_000)) // an answer of the new window is taken, whatever the far-off reset said
+      await vi.advanceTimersByTimeAsync(0)
+      expect(admitted).toBe(6) // 5 left, 2 still in flight after that answer: 3 more
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('does not count a 429 of the window known to be over against the next one', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
+    try {
+      const w = new RateWindow(Date.now)
+      await w.admit(signal)
+      w.settle(report(0, 1_000)) // a window of one, spent
+      await vi.advanceTimersByTimeAsync(1_100) // our clock says it reset
+      await w.admit(signal)
+      const stale = report(0, 0)
+      stale.set('X-Ratelimit-Reset', String(Date.now() - 100)) // the server still counts the old window
+      w.settle(stale, 429)
+      let admitted = false
+      void w.admit(signal).then(() => (admitted = true))
+      await vi.advanceTimersByTimeAsync(0)
+      expect(admitted).toBe(true) // the retry goes at once instead of waiting a window
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('rejects at once for a signal already aborted, and when the signal aborts while held', async () => {
+    const w = new RateWindow(Date.now)
+    await w.admit(signal)
+    w.settle(report(0, 60_000))
+    const started = performance.now()
+    await expect(w.admit(AbortSignal.abort(new Error('gone')))).rejects.toThrow('gone')
+    const giveUp = new AbortController()
+    const held = w.admit(giveUp.signal)
+    setTimeout(() => giveUp.abort(new Error('halt over')), 20)
+    await expect(held).rejects.toThrow('halt over')
+    expect(performance.now() - started).toBeLessThan(1_000)
+  })
+
   it('never waits longer than a window, whatever reset the server reports', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout'] })
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
     try {
       const w = new RateWindow(Date.now)
       await w.admit(signal)
