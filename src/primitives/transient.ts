@@ -4,6 +4,8 @@
  * clients send is safe to send again (reads, a scale patch to a fixed count, a semantic patch that turns a flag
  * off or on), so a halt does not fail a target because one request met a restarting API server or load balancer.
  * Waits grow from 100 ms and are jittered ("full jitter"), so retries from a whole fan-out do not arrive together.
+ * A `Retry-After` on the failed answer (a 503 from an overloaded server, say) is honoured as the AWS SDK honours it:
+ * the wait is at least the back-off and at most 5 s longer than it.
  */
 import { delay } from '../core/wait.js'
 
@@ -11,6 +13,8 @@ import { delay } from '../core/wait.js'
 export const TRANSIENT_ATTEMPTS = 5
 const FIRST_DELAY_MS = 100
 const MAX_DELAY_MS = 2000
+/** How much longer than its back-off a retry waits for a server's Retry-After (the AWS SDK's rule). */
+const RETRY_AFTER_EXTRA_MS = 5000
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
 
@@ -29,11 +33,22 @@ export function isTransientNetworkError(error: unknown): boolean {
 
 /**
  * Waits before attempt `attempt + 1` (attempt counts from 1) and returns true, or returns false when the attempts
- * are spent. Rejects when the signal aborts.
+ * are spent. `retryAfterMs` is what the failed answer's Retry-After asked for, if anything. Rejects when the signal
+ * aborts.
  */
-export async function backOff(attempt: number, signal: AbortSignal, random: () => number = Math.random): Promise<boolean> {
+export async function backOff(attempt: number, signal: AbortSignal, random: () => number = Math.random, retryAfterMs?: number): Promise<boolean> {
   if (attempt >= TRANSIENT_ATTEMPTS) return false
   const cap = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1))
-  await delay(Math.round(random() * cap), signal)
+  const jittered = Math.round(random() * cap)
+  await delay(retryAfterMs === undefined ? jittered : Math.max(jittered, Math.min(retryAfterMs, jittered + RETRY_AFTER_EXTRA_MS)), signal)
   return true
+}
+
+/** A `Retry-After` header in milliseconds from `nowMs`: delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function parseRetryAfterMs(value: string | null | undefined, nowMs: number): number | undefined {
+  if (value === null || value === undefined || value.trim() === '') return undefined
+  const seconds = Number(value)
+  if (Number.isFinite(seconds)) return seconds >= 0 ? seconds * 1000 : undefined
+  const date = Date.parse(value)
+  return Number.isFinite(date) ? Math.max(0, date - nowMs) : undefined
 }

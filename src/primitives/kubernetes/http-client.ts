@@ -19,7 +19,7 @@ import type { KubernetesClient, KubernetesConnector, PodSummary, PodWatchEvent, 
 import { createExecCredentialSource, type ExecCredentialSource } from './exec-credential.js'
 import { loadKubeconfig, type ClientCertificate, type KubeconfigSource, type KubernetesConnection } from './kubeconfig.js'
 import { labelSelectorToQuery, type StructuredLabelSelector } from './label-selector.js'
-import { backOff, isTransientNetworkError, isTransientStatus } from '../transient.js'
+import { backOff, isTransientNetworkError, isTransientStatus, parseRetryAfterMs } from '../transient.js'
 
 /** Kubernetes' default when a pod spec leaves terminationGracePeriodSeconds unset. */
 const DEFAULT_GRACE_PERIOD_SECONDS = 30
@@ -180,10 +180,10 @@ export function createHttpKubernetesClient(connection: KubernetesConnection, env
       const text = await readText(response, request.signal)
       if (status === 404 && options.notFoundIsNull) return null
       if (status === 429) {
-        await delay(retryAfterMs(response.headers['retry-after']), request.signal)
+        await delay(parseRetryAfterMs(response.headers['retry-after'], Date.now()) ?? DEFAULT_RETRY_MS, request.signal)
         continue
       }
-      if (isTransientStatus(status) && (await backOff(++failures, request.signal))) continue
+      if (isTransientStatus(status) && (await backOff(++failures, request.signal, Math.random, parseRetryAfterMs(response.headers['retry-after'], Date.now())))) continue
       if (status === 401 && exec && !reauthenticated) {
         reauthenticated = true
         exec.invalidate()
@@ -344,11 +344,6 @@ async function readTokenFile(path: string, signal: AbortSignal): Promise<string>
       'KubeconfigInvalid',
     )
   }
-}
-
-function retryAfterMs(header: string | undefined): number {
-  const seconds = Number(header)
-  return header !== undefined && header !== '' && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : DEFAULT_RETRY_MS
 }
 
 function describeRef(ref: WorkloadRef): string {

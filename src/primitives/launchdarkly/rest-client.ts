@@ -4,7 +4,7 @@
  */
 import { PrimitiveError } from '../../core/primitive.js'
 import { delay } from '../../core/wait.js'
-import { backOff, isTransientNetworkError, isTransientStatus, TRANSIENT_ATTEMPTS } from '../transient.js'
+import { backOff, isTransientNetworkError, isTransientStatus, parseRetryAfterMs, TRANSIENT_ATTEMPTS } from '../transient.js'
 import { retryDelayMs } from './retry-delay.js'
 
 export const API_VERSION = '20240415'
@@ -246,7 +246,7 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
       }
       if (isTransientStatus(response.status) && failures + 1 < TRANSIENT_ATTEMPTS) {
         await response.body?.cancel()
-        await backOff(++failures, init.signal, options.random)
+        await backOff(++failures, init.signal, options.random, parseRetryAfterMs(response.headers.get('retry-after'), now()))
         continue
       }
       if (response.status !== 429) return response

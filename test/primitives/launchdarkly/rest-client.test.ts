@@ -167,6 +167,27 @@ describe('LaunchDarkly REST client', () => {
     expect(sent).toHaveLength(5)
   })
 
+  it('honours a 503’s Retry-After, up to 5 s past its own back-off', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
+    try {
+      const unavailable = (retryAfter: string) => new Response(JSON.stringify({ message: 'overloaded' }), { status: 503, headers: { 'Retry-After': retryAfter } })
+      const answers = [unavailable('2'), unavailable('3600'), json(200, { environments: { production: { on: true } } })]
+      const sentAt: number[] = []
+      const fetchImpl = (async () => {
+        sentAt.push(Date.now())
+        return answers.shift()!
+      }) as unknown as typeof fetch
+      const rest = createFetchRestClient({ baseUri: 'http://127.0.0.1:1', token, apiTokenEnv: 'LD_API_TOKEN', fetch: fetchImpl, random: () => 0 })
+      const read = rest.readFlagOn(flag, { signal: new AbortController().signal, pace: async () => undefined })
+      await vi.advanceTimersByTimeAsync(10_000)
+      expect(await read).toBe(true)
+      // Back-off alone would be 0 ms (random 0): the first retry waits the 2 s asked, the second 5 s, not an hour.
+      expect(sentAt.map((t) => t - sentAt[0]!)).toEqual([0, 2_000, 7_000])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('does not count 429s against the attempts a transient failure gets', async () => {
     const limited = () => json(429, { message: 'slow down' }, { 'Retry-After': '0' })
     const answers = [limited(), limited(), limited(), limited(), limited(), json(500, {}), json(200, { environments: { production: { on: true } } })]
