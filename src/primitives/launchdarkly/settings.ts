@@ -53,7 +53,11 @@ export function launchDarklySettings(config: PrimitiveConfig): LaunchDarklySetti
   }
 }
 
-/** Without `sdkKeyEnv`, environment `production` reads `LD_SDK_KEY_PRODUCTION` (the sandbox sets the same names). */
+/**
+ * The conventional variable for an environment's SDK key: `production` → `LD_SDK_KEY_PRODUCTION`. The sandbox sets
+ * these names and error hints suggest them; a runbook with flagOff steps must still name its variable (the loader
+ * refuses one without `sdkKeyEnv`), so the fallback in `sdkKeyEnvFor` only serves callers that bypass the loader.
+ */
 export function defaultSdkKeyEnv(environment: string): string {
   return `LD_SDK_KEY_${environment.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`
 }
