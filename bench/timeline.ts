@@ -4,10 +4,12 @@
  * status and breakdown. For looking at start-up (what leaves first, and when) and for A/B runs of the launcher:
  *
  *   npx tsx bench/timeline.ts [--agents 10] [--profile instant|realistic|faulty] [--match REGEX] [--limit 40]
- *                             [--node-options "--cpu-prof --cpu-prof-dir=/tmp/prof"]
+ *                             [--node-options "--cpu-prof --cpu-prof-dir=/tmp/prof"] [--node-args "--expose-gc"]
  *
  * `--match` keeps the requests whose "METHOD action-or-path" matches (e.g. '^(PATCH|PUT|POST Put)' for mutations
- * only; the first line is then the start-up to the first mutation). Listens on and talks to 127.0.0.1 only.
+ * only; the first line is then the start-up to the first mutation). `--node-args` runs `node ARGS bin/run.js` instead
+ * of the executable, for V8 flags that NODE_OPTIONS refuses (the shebang's own flags then apply only if repeated):
+ * A/B runs of launcher flags. Listens on and talks to 127.0.0.1 only.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -26,6 +28,7 @@ const { values: flags } = parseArgs({
     match: { type: 'string' },
     limit: { type: 'string', default: '40' },
     'node-options': { type: 'string' },
+    'node-args': { type: 'string' },
   },
 })
 if (!(flags.profile! in PROFILES)) throw new Error(`--profile must be one of ${Object.keys(PROFILES).join(', ')}`)
@@ -47,7 +50,8 @@ try {
   const { url, env } = JSON.parse(line) as { url: string; env: Record<string, string> }
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(AWS_|KILLSWITCH_|LD_|KUBECONFIG$|NODE_OPTIONS$)/i.test(key)))
   const spawnedAt = performance.timeOrigin + performance.now()
-  const cli = spawn(join(ROOT, 'bin/run.js'), ['halt', '--runbook', fleet.runbookPath, '--scope', 'global', '--yes', '--json', '--state-dir', join(dir, 'state'), '--reason', 'timeline'], {
+  const launcher = flags['node-args'] === undefined ? [join(ROOT, 'bin/run.js')] : [process.execPath, ...flags['node-args'].split(/\s+/).filter(Boolean), join(ROOT, 'bin/run.js')]
+  const cli = spawn(launcher[0]!, [...launcher.slice(1), 'halt', '--runbook', fleet.runbookPath, '--scope', 'global', '--yes', '--json', '--state-dir', join(dir, 'state'), '--reason', 'timeline'], {
     env: { ...inherited, ...env, NO_COLOR: '1', ...(flags['node-options'] ? { NODE_OPTIONS: flags['node-options'] } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
