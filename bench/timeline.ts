@@ -4,7 +4,7 @@
  * status and breakdown. For looking at start-up (what leaves first, and when) and for A/B runs of the launcher:
  *
  *   npx tsx bench/timeline.ts [--agents 10] [--profile instant|realistic|faulty] [--match REGEX] [--limit 40]
- *                             [--node-options "--cpu-prof --cpu-prof-dir=/tmp/prof"] [--node-args "--expose-gc"]
+ *                             ["--node-options=--cpu-prof --cpu-prof-dir=/tmp/prof"] ["--node-args=--expose-gc"]
  *
  * `--match` keeps the requests whose "METHOD action-or-path" matches (e.g. '^(PATCH|PUT|POST Put)' for mutations
  * only; the first line is then the start-up to the first mutation). `--node-args` runs `node ARGS bin/run.js` instead
