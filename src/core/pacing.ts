@@ -7,27 +7,17 @@
  * read to halted as soon as it can, instead of every mutation queueing behind every other target's read. Within a
  * priority, requests leave in the order they asked. The total time a saturated bucket needs is the same either
  * way; what changes is that agents stop one by one from the start rather than all at the end.
- *
- * Strict priority would starve the lower ones for as long as mutations keep coming: 10,000 IAM roles take 500 s of
- * puts at 20/s, and targets put early failed their verification time-out (120 s) before a single read-back left
- * (bench/RESULTS.md, 10,000 agents). So a lower priority that has waited STARVATION_MS gets the next token, at most
- * once per STARVATION_MS: under 3% of a saturated bucket, and IAM's batched read-back verifies up to 1,000 roles.
  */
 import type { RateBucket } from './primitive.js'
 
 export const PRIORITY = { mutation: 0, readBack: 1, snapshot: 2 } as const
 export type Priority = (typeof PRIORITY)[keyof typeof PRIORITY]
 
-/** How long a lower priority waits, at most, while higher ones keep a bucket busy (see above). */
-export const STARVATION_MS = 2000
-
 interface Waiter {
   release: () => void
   fail: (reason: unknown) => void
   priority: Priority
   signal?: AbortSignal
-  /** When it asked (the bucket's clock). */
-  since: number
 }
 
 /** A token bucket with one queue per priority. */
@@ -49,7 +39,7 @@ class Bucket {
   take(priority: Priority, signal?: AbortSignal): Promise<void> {
     return new Promise((release, fail) => {
       if (signal?.aborted) return fail(signal.reason)
-      const waiter: Waiter = { release, fail, priority, signal, since: this.now() }
+      const waiter: Waiter = { release, fail, priority, signal }
       if (signal) this.watch(signal).add(waiter)
       this.queues[priority]!.push(waiter)
       this.pump()
@@ -93,29 +83,16 @@ class Bucket {
     }
   }
 
-  /** When each priority last got a token (the bucket's clock). */
-  private readonly served: number[] = [0, 0, 0]
-
-  /** A lower priority's queue whose first request has waited STARVATION_MS, unless it got a token that recently. */
-  private starved(now: number): Waiter[] | undefined {
-    for (let p = 1; p < this.queues.length; p++) {
-      const first = this.queues[p]![0]
-      if (first && now - first.since >= STARVATION_MS && now - this.served[p]! >= STARVATION_MS) return this.queues[p]
-    }
-    return undefined
-  }
-
   private pump(): void {
     const now = this.now()
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond)
     this.last = now
     for (;;) {
-      const queue = this.starved(now) ?? this.queues.find((q) => q.length > 0)
+      const queue = this.queues.find((q) => q.length > 0)
       if (!queue) return
       if (this.tokens < 1) break
       this.tokens -= 1
       const waiter = queue.shift()!
-      this.served[waiter.priority] = now
       this.unwatch(waiter)
       waiter.release()
     }
