@@ -41,6 +41,16 @@ function client(responses: Response[]) {
   return { rest, sent, options, paced: () => paced }
 }
 
+/** Runs `test` with setTimeout and Date faked, and real timers back afterwards whatever happens. */
+async function onFakeClock(test: () => Promise<void>): Promise<void> {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
+  try {
+    await test()
+  } finally {
+    vi.useRealTimers()
+  }
+}
+
 describe('LaunchDarkly REST client', () => {
   it('reads a flag with the raw token and the API version, scoped to the environment', async () => {
     const { rest, sent, options } = client([json(200, { key: 'refund-agent-enabled', environments: { production: { on: true } } })])
@@ -167,9 +177,8 @@ describe('LaunchDarkly REST client', () => {
     expect(sent).toHaveLength(5)
   })
 
-  it('honours a 503’s Retry-After, up to 5 s past its own back-off', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
-    try {
+  it('honours a 503’s Retry-After, up to 5 s past its own back-off', () =>
+    onFakeClock(async () => {
       const unavailable = (retryAfter: string) => new Response(JSON.stringify({ message: 'overloaded' }), { status: 503, headers: { 'Retry-After': retryAfter } })
       const answers = [unavailable('2'), unavailable('3600'), json(200, { environments: { production: { on: true } } })]
       const sentAt: number[] = []
@@ -183,10 +192,7 @@ describe('LaunchDarkly REST client', () => {
       expect(await read).toBe(true)
       // Back-off alone would be 0 ms (random 0): the first retry waits the 2 s asked, the second 5 s, not an hour.
       expect(sentAt.map((t) => t - sentAt[0]!)).toEqual([0, 2_000, 7_000])
-    } finally {
-      vi.useRealTimers()
-    }
-  })
+    }))
 
   it('does not count 429s against the attempts a transient failure gets', async () => {
     const limited = () => json(429, { message: 'slow down' }, { 'Retry-After': '0' })
@@ -273,9 +279,8 @@ describe('RateWindow', () => {
     await held
   })
 
-  it('after a reset, sends no more than the largest window seen until an answer reports the new window', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
-    try {
+  it('after a reset, sends no more than the largest window seen until an answer reports the new window', () =>
+    onFakeClock(async () => {
       const w = new RateWindow(Date.now)
       for (let i = 0; i < 3; i++) await w.admit(signal)
       w.settle(report(2, 1_000)) // the window's first answer: it holds 3
@@ -293,14 +298,10 @@ describe('RateWindow', () => {
       w.settle(new Headers()) // an answer without counts only leaves flight
       await vi.advanceTimersByTimeAsync(0)
       expect(admitted).toBe(true) // 2 left, 1 in flight: woken at once, not at the window's reset
-    } finally {
-      vi.useRealTimers()
-    }
-  })
+    }))
 
-  it('after a reset with no answer at all, counts a fresh window once a window’s length has passed', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
-    try {
+  it('after a reset with no answer at all, counts a fresh window once a window’s length has passed', () =>
+    onFakeClock(async () => {
       const w = new RateWindow(Date.now)
       await w.admit(signal)
       w.settle(report(0, 100)) // a window of one, spent
@@ -312,14 +313,10 @@ describe('RateWindow', () => {
       expect(admitted).toBe(false)
       await vi.advanceTimersByTimeAsync(100)
       expect(admitted).toBe(true)
-    } finally {
-      vi.useRealTimers()
-    }
-  })
+    }))
 
-  it('after a wait cut short by a reset far off, lets through no more than a window of the held requests', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
-    try {
+  it('after a wait cut short by a reset far off, lets through no more than a window of the held requests', () =>
+    onFakeClock(async () => {
       const w = new RateWindow(Date.now)
       for (let i = 0; i < 3; i++) await w.admit(signal)
       w.settle(new Headers({ 'X-Ratelimit-Route-Remaining': '2', 'X-Ratelimit-Reset': String(Date.now() + 3_600_000) }))
@@ -332,14 +329,10 @@ describe('RateWindow', () => {
       w.settle(report(5, 10_000)) // an answer of the new window is taken, whatever the far-off reset said
       await vi.advanceTimersByTimeAsync(0)
       expect(admitted).toBe(6) // 5 left, 2 still in flight after that answer: 3 more
-    } finally {
-      vi.useRealTimers()
-    }
-  })
+    }))
 
-  it('does not count a 429 of the window known to be over against the next one', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
-    try {
+  it('does not count a 429 of the window known to be over against the next one', () =>
+    onFakeClock(async () => {
       const w = new RateWindow(Date.now)
       await w.admit(signal)
       w.settle(report(0, 1_000)) // a window of one, spent
@@ -352,10 +345,7 @@ describe('RateWindow', () => {
       void w.admit(signal).then(() => (admitted = true))
       await vi.advanceTimersByTimeAsync(0)
       expect(admitted).toBe(true) // the retry goes at once instead of waiting a window
-    } finally {
-      vi.useRealTimers()
-    }
-  })
+    }))
 
   it('rejects at once for a signal already aborted, and when the signal aborts while held', async () => {
     const w = new RateWindow(Date.now)
@@ -370,9 +360,8 @@ describe('RateWindow', () => {
     expect(performance.now() - started).toBeLessThan(1_000)
   })
 
-  it('never waits longer than a window, whatever reset the server reports', async () => {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'Date'] })
-    try {
+  it('never waits longer than a window, whatever reset the server reports', () =>
+    onFakeClock(async () => {
       const w = new RateWindow(Date.now)
       await w.admit(signal)
       w.settle(report(0, 3_600_000)) // an hour: the clocks disagree
@@ -382,10 +371,7 @@ describe('RateWindow', () => {
       expect(admitted).toBe(false)
       await vi.advanceTimersByTimeAsync(2)
       expect(admitted).toBe(true)
-    } finally {
-      vi.useRealTimers()
-    }
-  })
+    }))
 })
 
 describe('retryDelayMs', () => {
