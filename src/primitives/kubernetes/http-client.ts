@@ -179,11 +179,12 @@ export function createHttpKubernetesClient(connection: KubernetesConnection, env
       if (status >= 200 && status < 300) return response
       const text = await readText(response, request.signal)
       if (status === 404 && options.notFoundIsNull) return null
+      const retryAfter = parseRetryAfterMs(response.headers['retry-after'], Date.now())
       if (status === 429) {
-        await delay(parseRetryAfterMs(response.headers['retry-after'], Date.now()) ?? DEFAULT_RETRY_MS, request.signal)
+        await delay(retryAfter ?? DEFAULT_RETRY_MS, request.signal)
         continue
       }
-      if (isTransientStatus(status) && (await backOff(++failures, request.signal, Math.random, parseRetryAfterMs(response.headers['retry-after'], Date.now())))) continue
+      if (isTransientStatus(status) && (await backOff(++failures, request.signal, Math.random, retryAfter))) continue
       if (status === 401 && exec && !reauthenticated) {
         reauthenticated = true
         exec.invalidate()

@@ -106,17 +106,11 @@ export class RateWindow {
       const now = this.now()
       if (this.remaining !== undefined && now >= this.resetAt + RESET_MARGIN_MS) this.forget(now)
       if (this.remaining === undefined && now >= this.unknownSince + WINDOW_MS + RESET_MARGIN_MS) this.forget(now)
-      let until: number
-      if (this.remaining !== undefined) {
-        if (this.remaining - this.inFlight > 0) break
-        until = this.resetAt + RESET_MARGIN_MS
-      } else {
-        if (this.size === 0 || this.unknownAdmitted < this.size) {
-          this.unknownAdmitted++
-          break
-        }
-        until = this.unknownSince + WINDOW_MS + RESET_MARGIN_MS
+      if (this.hasRoom()) {
+        if (this.remaining === undefined) this.unknownAdmitted++
+        break
       }
+      const until = this.remaining !== undefined ? this.resetAt + RESET_MARGIN_MS : this.unknownSince + WINDOW_MS + RESET_MARGIN_MS
       const longest = now + WINDOW_MS + RESET_MARGIN_MS
       const resetSeen = this.resetAt
       await this.hold(Math.min(until, longest), signal)
@@ -141,7 +135,13 @@ export class RateWindow {
     if (status === 429 && this.remaining === undefined && this.resetAt === resetBefore) {
       this.unknownAdmitted = Math.max(0, this.unknownAdmitted - 1)
     }
-    if (this.held.size > 0 && (this.remaining === undefined ? this.unknownAdmitted < this.size : this.remaining - this.inFlight > 0)) this.wakeAll()
+    if (this.held.size > 0 && this.hasRoom()) this.wakeAll()
+  }
+
+  /** Whether one more request may leave: room in the reported window, or, while none is known, under its size. */
+  private hasRoom(): boolean {
+    if (this.remaining !== undefined) return this.remaining - this.inFlight > 0
+    return this.size === 0 || this.unknownAdmitted < this.size
   }
 
   private read(headers: Headers | undefined): void {
