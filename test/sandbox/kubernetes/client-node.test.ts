@@ -150,6 +150,7 @@ describe('@kubernetes/client-node against the sandbox', () => {
     const shortened = await core.deleteNamespacedPod({ name: pod!.name, namespace: NAMESPACE, gracePeriodSeconds: 1 })
     expect(shortened.metadata?.deletionGracePeriodSeconds).toBe(1)
     await waitUntil('the search pod is gone well before 30 s', () => podsOf(sandbox, 'deployment/search').length === 0, 5_000)
+    await waitUntil('the watch has delivered the deletion', () => seen.some((e) => e.type === 'DELETED'))
     expect(seen.map((e) => e.type)).toEqual(['MODIFIED', 'MODIFIED', 'DELETED'])
   })
 
