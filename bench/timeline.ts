@@ -5,11 +5,13 @@
  *
  *   npx tsx bench/timeline.ts [--agents 10] [--profile instant|realistic|faulty] [--match REGEX] [--limit 40]
  *                             ["--node-options=--cpu-prof --cpu-prof-dir=/tmp/prof"] ["--node-args=--expose-gc"]
+ *                             ["--halt-args=--verify-timeout 20s"]
  *
  * `--match` keeps the requests whose "METHOD action-or-path" matches (e.g. '^(PATCH|PUT|POST Put)' for mutations
  * only; the first line is then the start-up to the first mutation). `--node-args` runs `node ARGS bin/run.js` instead
  * of the executable, for V8 flags that NODE_OPTIONS refuses (the shebang's own flags then apply only if repeated):
- * A/B runs of launcher flags. Listens on and talks to 127.0.0.1 only.
+ * A/B runs of launcher flags. `--halt-args` adds flags to the halt. After the requests, the targets' statuses per
+ * kind and the first error of each kind. Listens on and talks to 127.0.0.1 only.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -29,6 +31,7 @@ const { values: flags } = parseArgs({
     limit: { type: 'string', default: '40' },
     'node-options': { type: 'string' },
     'node-args': { type: 'string' },
+    'halt-args': { type: 'string', default: '' },
   },
 })
 if (!(flags.profile! in PROFILES)) throw new Error(`--profile must be one of ${Object.keys(PROFILES).join(', ')}`)
@@ -51,7 +54,7 @@ try {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(AWS_|KILLSWITCH_|LD_|KUBECONFIG$|NODE_OPTIONS$)/i.test(key)))
   const spawnedAt = performance.timeOrigin + performance.now()
   const launcher = flags['node-args'] === undefined ? [join(ROOT, 'bin/run.js')] : [process.execPath, ...flags['node-args'].split(/\s+/).filter(Boolean), join(ROOT, 'bin/run.js')]
-  const cli = spawn(launcher[0]!, [...launcher.slice(1), 'halt', '--runbook', fleet.runbookPath, '--scope', 'global', '--yes', '--json', '--state-dir', join(dir, 'state'), '--reason', 'timeline'], {
+  const cli = spawn(launcher[0]!, [...launcher.slice(1), 'halt', '--runbook', fleet.runbookPath, '--scope', 'global', '--yes', '--json', '--state-dir', join(dir, 'state'), '--reason', 'timeline', ...flags['halt-args']!.split(/\s+/).filter(Boolean)], {
     env: { ...inherited, ...env, NO_COLOR: '1', ...(flags['node-options'] ? { NODE_OPTIONS: flags['node-options'] } : {}) },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -63,7 +66,20 @@ try {
   for (const r of requests.filter((r) => !match || match.test(`${r.method} ${r.action ?? r.path}`)).slice(0, Number(flags.limit))) {
     console.log(`${String(Math.round(r.at - spawnedAt)).padStart(7)} ms  ${r.method} ${r.action ?? r.path}`)
   }
-  const report = JSON.parse(out) as { exitCode: number; result?: { status: string; timeToHaltMs: number | null; breakdown: unknown } }
+  const report = JSON.parse(out) as {
+    exitCode: number
+    result?: { status: string; timeToHaltMs: number | null; breakdown: unknown; targets?: { kind: string; status: string; error?: string }[] }
+  }
+  const byKind = new Map<string, { statuses: Map<string, number>; error?: string }>()
+  for (const t of report.result?.targets ?? []) {
+    const kind = byKind.get(t.kind) ?? { statuses: new Map<string, number>() }
+    kind.statuses.set(t.status, (kind.statuses.get(t.status) ?? 0) + 1)
+    kind.error ??= t.error
+    byKind.set(t.kind, kind)
+  }
+  for (const [kind, { statuses, error }] of byKind) {
+    console.log(`${kind}: ${[...statuses].map(([status, n]) => `${n} ${status}`).join(', ')}${error ? ` (first error: ${error})` : ''}`)
+  }
   console.log(`exit ${report.exitCode}, ${report.result?.status}, time-to-halt ${report.result?.timeToHaltMs} ms, breakdown ${JSON.stringify(report.result?.breakdown)}`)
 } finally {
   sandbox.kill('SIGTERM')

@@ -36,7 +36,7 @@ export const triggerFlag = Flags.string({
   options: ['human', 'automated', 'scheduled', 'ci'],
 })
 export const verifyTimeoutFlag = Flags.string({
-  description: 'Give up verifying a target after this long (e.g. 120s).',
+  description: 'Give up verifying a target after this long (e.g. 120s). Time its read-backs wait for their turn under a rate limit does not count.',
   env: 'KILLSWITCH_VERIFY_TIMEOUT',
   default: '120s',
 })

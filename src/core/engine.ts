@@ -4,11 +4,12 @@
  */
 import { randomBytes } from 'node:crypto'
 import { Pacer, PRIORITY, type Priority } from './pacing.js'
-import type { Primitive, PrimitiveContext, PrimitiveKind, Target } from './primitive.js'
+import type { Primitive, PrimitiveContext, PrimitiveKind, RateBucket, Target } from './primitive.js'
 import type { EngineEvent, Invoker, Trigger } from './report.js'
 import { stepKind, type LoadedRunbook } from './runbook/load.js'
 import type { Step } from './runbook/schema.js'
 import { substituteStep, type Scope } from './scope.js'
+import { Deadline } from './wait.js'
 
 export interface EnginePorts {
   loadPrimitive(kind: PrimitiveKind): Promise<Primitive>
@@ -70,9 +71,29 @@ export function primitiveContext(
   return { pace: (bucket) => pacer.pace(bucket, signal, priority), signal, warn, reason, invocationId }
 }
 
-/** The same context, its requests paced at another priority (and optionally under another signal). */
-export function atPriority(ctx: PrimitiveContext, pacer: Pacer, priority: Priority, signal: AbortSignal = ctx.signal): PrimitiveContext {
-  return { ...ctx, signal, pace: (bucket) => pacer.pace(bucket, signal, priority) }
+/** The same context, its requests paced at another priority. */
+export function atPriority(ctx: PrimitiveContext, pacer: Pacer, priority: Priority): PrimitiveContext {
+  return { ...ctx, pace: (bucket) => pacer.pace(bucket, ctx.signal, priority) }
+}
+
+/**
+ * The context one target's verification runs in: its requests paced as read-backs, aborted with the operation or
+ * once `timeoutMs` of the verification's own time has passed. The time its requests wait for this process's pacing
+ * does not count (see Deadline): in a bucket that thousands of mutations share, a read-back may wait minutes for its
+ * turn, and that is not the platform failing to show the change. Dispose of the deadline when verification ends.
+ */
+export function verificationContext(ctx: PrimitiveContext, pacer: Pacer, timeoutMs: number): { ctx: PrimitiveContext; deadline: Deadline } {
+  const deadline = new Deadline(timeoutMs)
+  const signal = AbortSignal.any([ctx.signal, deadline.signal])
+  const pace = async (bucket: RateBucket) => {
+    const resume = deadline.pause()
+    try {
+      await pacer.pace(bucket, signal, PRIORITY.readBack)
+    } finally {
+      resume()
+    }
+  }
+  return { deadline, ctx: { ...ctx, signal, pace, pauseDeadline: () => deadline.pause() } }
 }
 
 export interface ResolvedStep {

@@ -22,6 +22,7 @@ import {
   atPriority,
   primitiveContext,
   startResolving,
+  verificationContext,
   ResolveError,
   type EnginePorts,
   type StepResolution,
@@ -36,7 +37,7 @@ import { durationMs } from './scope.js'
 export interface HaltInput extends InvocationInput {
   /** Proceed although the caller is not in the runbook's authority (loudly audited and notified). */
   overrideAuthority: boolean
-  /** Give up verifying a target after this long. */
+  /** Give up verifying a target after this long, not counting its read-backs' wait for pacing (see Deadline). */
   verifyTimeoutMs: number
   /** Asked once targets are resolved and before any mutation; false declines (a soft refusal). */
   confirm?: (summary: HaltSummary) => Promise<boolean>
@@ -321,12 +322,14 @@ async function executeSteps(
       const appended = journal.append({ type: 'applied', invocation: haltId, targetId: target.id, at: now() })
       const verified = (async () => {
         ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'verifying', atMs: ports.now() })
-        const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(input.verifyTimeoutMs)])
+        const verifying = verificationContext(ctx, pacer, input.verifyTimeoutMs)
         try {
-          await primitive.verifyHalted(target, atPriority(ctx, pacer, PRIORITY.readBack, signal))
+          await primitive.verifyHalted(target, verifying.ctx)
         } catch (error) {
-          if (signal.aborted && !ctx.signal.aborted) throw new Error(`not observed halted within ${input.verifyTimeoutMs} ms (--verify-timeout)`)
+          if (verifying.deadline.signal.aborted && !ctx.signal.aborted) throw new Error(`not observed halted within ${input.verifyTimeoutMs} ms (--verify-timeout)`)
           throw error
+        } finally {
+          verifying.deadline.dispose()
         }
         tr.timings.verifiedMs = ports.now()
         tr.status = wasHalted ? 'already-halted' : 'halted'

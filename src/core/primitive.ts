@@ -61,6 +61,12 @@ export interface PrimitiveContext {
   pace(bucket: RateBucket): Promise<void>
   /** Aborted when the operation times out or the operator interrupts. Pass it on to SDK calls. */
   signal: AbortSignal
+  /**
+   * Stops the clock of the operation's time-out while a request waits for pacing on this side that `pace` does not
+   * see (a read waiting in a batch for the batch's turn); returns the function that starts it again. `pace` stops it
+   * by itself. Absent where no time-out runs.
+   */
+  pauseDeadline?(): () => void
   /** Non-fatal problems worth telling the operator (never secrets). */
   warn(message: string): void
   /** Why this invocation happens; primitives that can annotate a change (LaunchDarkly comment) use it. */

@@ -19,6 +19,7 @@ import {
   PrimitiveSet,
   atPriority,
   primitiveContext,
+  verificationContext,
   type EnginePorts,
   type InvocationInput,
 } from './engine.js'
@@ -177,8 +178,15 @@ export async function restore(input: RestoreInput, ports: EnginePorts): Promise<
               await primitive.restore(entry.target, entry.snapshot, atPriority(ctx, pacer, PRIORITY.mutation))
               tr.timings.restoredMs = ports.now()
               ports.crashPoint?.('restored', ++restoredCount)
-              const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(input.verifyTimeoutMs)])
-              await primitive.verifyRestored(entry.target, entry.snapshot, atPriority(ctx, pacer, PRIORITY.readBack, signal))
+              const verifying = verificationContext(ctx, pacer, input.verifyTimeoutMs)
+              try {
+                await primitive.verifyRestored(entry.target, entry.snapshot, verifying.ctx)
+              } catch (error) {
+                if (verifying.deadline.signal.aborted && !ctx.signal.aborted) throw new Error(`not observed restored within ${input.verifyTimeoutMs} ms (--verify-timeout)`)
+                throw error
+              } finally {
+                verifying.deadline.dispose()
+              }
               tr.timings.verifiedMs = ports.now()
               tr.status = 'restored'
               await journal!.append({ type: 'restored', invocation: restoreId, targetId: entry.target.id, at: now() })

@@ -37,3 +37,61 @@ export async function pollUntil(observe: () => Promise<boolean>, options: PollOp
     interval = Math.min(max, interval * 2)
   }
 }
+
+/**
+ * A time-out that counts only the time the operation spends on the platform, not the time its requests wait for
+ * this process's own pacing (their turn in a rate-limit bucket, or a batch waiting for its turn). A read-back that
+ * queues behind thousands of mutations in the same bucket is not the platform being slow to show the change.
+ *
+ * `pause()` stops the clock until the function it returns is called; pauses nest (the clock runs again when the
+ * last one ends) and each end may be called more than once. The signal aborts with a TimeoutError.
+ */
+export class Deadline {
+  private readonly controller = new AbortController()
+  private remainingMs: number
+  private since = 0
+  private timer: NodeJS.Timeout | undefined
+  private pauses = 0
+
+  constructor(
+    ms: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.remainingMs = ms
+    this.run()
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal
+  }
+
+  pause(): () => void {
+    if (this.controller.signal.aborted) return () => undefined
+    if (this.pauses++ === 0) {
+      clearTimeout(this.timer)
+      this.remainingMs -= this.now() - this.since
+    }
+    let ended = false
+    return () => {
+      if (ended) return
+      ended = true
+      if (--this.pauses === 0) this.run()
+    }
+  }
+
+  /** Stops the clock for good: the operation is over. */
+  dispose(): void {
+    clearTimeout(this.timer)
+    this.pauses = Number.POSITIVE_INFINITY
+  }
+
+  private run(): void {
+    if (this.controller.signal.aborted) return
+    this.since = this.now()
+    // Unreferenced, as AbortSignal.timeout's timer is: a pending deadline never keeps the process alive.
+    this.timer = setTimeout(
+      () => this.controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')),
+      Math.max(0, this.remainingMs),
+    ).unref()
+  }
+}

@@ -7,12 +7,15 @@
  *
  * A reader that gives up (its signal aborts) leaves its batch at once; the batch's requests are aborted when every
  * reader has given up. If the batch's `run` fails, every reader it has not answered is rejected with its error.
+ * While a reader waits for its batch to leave, its deadline is paused (`pause`): that wait is this process's pacing.
  */
 
 export interface Waiter<Request, Answer> {
   readonly request: Request
   resolve(answer: Answer): void
   reject(error: unknown): void
+  /** Ends the pause of the reader's deadline (once, however often called). */
+  departed(): void
 }
 
 export class Batch<Request, Answer> {
@@ -29,8 +32,9 @@ export class Batch<Request, Answer> {
     return this.controller.signal
   }
 
-  /** Takes no newcomer from now on: a later read opens a new batch. */
+  /** Takes no newcomer from now on (a later read opens a new batch); its readers' deadlines run again. */
   close(): void {
+    for (const waiter of this.waiters) waiter.departed()
     this.onClose(this)
   }
 
@@ -60,6 +64,8 @@ export interface BatcherOptions<Request, Answer> {
   signalOf(request: Request): AbortSignal
   /** Answers the batch's waiters; the batch is closed when it returns. */
   run(batch: Batch<Request, Answer>): Promise<void>
+  /** Pauses the reader's deadline until its batch leaves; returns what ends the pause. */
+  pause?(request: Request): () => void
 }
 
 export function createBatcher<Request, Answer>(options: BatcherOptions<Request, Answer>): { join(id: string, request: Request): Promise<Answer> } {
@@ -92,6 +98,7 @@ export function createBatcher<Request, Answer>(options: BatcherOptions<Request, 
       const joined = batch
       return new Promise<Answer>((resolve, reject) => {
         const onAbort = () => {
+          waiter.departed()
           joined.waiters.delete(waiter)
           reject(signal.reason)
           if (joined.waiters.size === 0) {
@@ -99,9 +106,18 @@ export function createBatcher<Request, Answer>(options: BatcherOptions<Request, 
             joined.controller.abort(signal.reason)
           }
         }
-        const settle = () => signal.removeEventListener('abort', onAbort)
+        let endPause = options.pause?.(request)
+        const departed = () => {
+          endPause?.()
+          endPause = undefined
+        }
+        const settle = () => {
+          departed()
+          signal.removeEventListener('abort', onAbort)
+        }
         const waiter: Waiter<Request, Answer> = {
           request,
+          departed,
           resolve: (answer) => {
             settle()
             resolve(answer)

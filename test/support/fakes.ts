@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { EnginePorts } from '../../src/core/engine.js'
-import type { Primitive, PrimitiveContext, PrimitiveKind, Target, TargetState } from '../../src/core/primitive.js'
+import type { Primitive, PrimitiveContext, PrimitiveKind, RateBucket, Target, TargetState } from '../../src/core/primitive.js'
 import type { EngineEvent } from '../../src/core/report.js'
 import { parseRunbook, type LoadedRunbook } from '../../src/core/runbook/load.js'
 import { pollUntil } from '../../src/core/wait.js'
@@ -18,6 +18,8 @@ export class FakePlatform {
   failApply = new Set<string>()
   /** Targets whose halt is never observed (verification times out). */
   neverSettles = new Set<string>()
+  /** When set, every mutation and every read-back is paced in this one bucket (as IAM's puts and reads are). */
+  sharedBucket: RateBucket | undefined
 
   constructor(initial: Record<string, number>) {
     for (const [k, v] of Object.entries(initial)) this.values.set(k, v)
@@ -51,13 +53,17 @@ export function fakePrimitive(kind: PrimitiveKind, platform: FakePlatform): Prim
     isHalted: (s) => s.value === 0,
     sameState: (a, b) => a.value === b.value,
     async apply(t, _before, ctx: PrimitiveContext) {
-      await ctx.pace({ key: `fake:${kind}`, ratePerSecond: 1000 })
+      await ctx.pace(platform.sharedBucket ?? { key: `fake:${kind}`, ratePerSecond: 1000 })
       if (platform.failApply.has(key(t))) throw new Error(`apply refused for ${key(t)}`)
       platform.mutations.push(`halt ${key(t)}`)
       platform.values.set(key(t), 0)
     },
     async verifyHalted(t, ctx) {
-      await pollUntil(async () => !platform.neverSettles.has(key(t)) && platform.values.get(key(t)) === 0, { signal: ctx.signal, intervalMs: 5 })
+      const observe = async () => {
+        if (platform.sharedBucket) await ctx.pace(platform.sharedBucket)
+        return !platform.neverSettles.has(key(t)) && platform.values.get(key(t)) === 0
+      }
+      await pollUntil(observe, { signal: ctx.signal, intervalMs: 5 })
     },
     async restore(t, snapshot: TargetState) {
       platform.mutations.push(`restore ${key(t)}`)

@@ -91,6 +91,22 @@ describe('halt', () => {
     expect(report.targets[0]).toMatchObject({ status: 'failed', error: expect.stringContaining('not observed halted within 100 ms') })
   })
 
+  it('does not count against --verify-timeout the time a read-back waits for its turn behind the mutations of its bucket', async () => {
+    // 40 targets whose puts and read-backs share a 40/s bucket: the puts leave first and take ~1 s, five times the
+    // verify timeout, so the first targets' read-backs wait ~1 s for their turn.
+    const names = Array.from({ length: 40 }, (_, i) => `fn-${i}`)
+    const many = fakeRunbook({ class: `      - lambdaConcurrencyZero: { functions: { names: [${names.join(', ')}] } }` })
+    const platform = new FakePlatform(Object.fromEntries(names.map((n) => [n, 5])))
+    platform.sharedBucket = { key: 'fake:shared', ratePerSecond: 40 }
+    const ports = fakePorts(platform)
+    const report = await halt({ ...haltInput('class=refund', { verifyTimeoutMs: 200 }), loaded: many, scope: parseScope('class=refund', many.runbook) }, ports)
+    expect(report.targets.filter((t) => t.status !== 'halted').map((t) => `${t.label}: ${t.error}`)).toEqual([])
+    expect(report.status).toBe('halted')
+    const first = report.targets.find((t) => t.label === 'fn-0')!
+    expect(first.timings.verifiedMs! - first.timings.appliedMs!).toBeGreaterThan(500)
+    expect(names.every((n) => platform.values.get(n) === 0)).toBe(true)
+  })
+
   it('never lets a failing notification block the halt; it becomes a warning', async () => {
     const platform = new FakePlatform(initial)
     const report = await halt(haltInput('class=refund'), fakePorts(platform, { notifyFails: true }))

@@ -1,10 +1,11 @@
 import { appendFile, mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { isAuthorized } from '../../src/core/authority.js'
 import { Pacer } from '../../src/core/pacing.js'
 import { predictTimeToHalt } from '../../src/core/plan.js'
+import { Deadline } from '../../src/core/wait.js'
 import { Journal, JournalCorruptError } from '../../src/journal/journal.js'
 import { acquireLock, LockedError } from '../../src/journal/lock.js'
 
@@ -107,6 +108,56 @@ describe('pacing', () => {
     pacer.reserve({ key: 'a', ratePerSecond: 1 })
     expect(pacer.reserve({ key: 'b', ratePerSecond: 1 })).toBe(0)
   })
+})
+
+describe('verification deadline', () => {
+  /** Runs `body` with timers and Date on a fake clock; the deadline reads that clock. */
+  async function onFakeClock(body: (deadline: (ms: number) => Deadline) => Promise<void> | void) {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] })
+    try {
+      await body((ms) => new Deadline(ms, () => Date.now()))
+    } finally {
+      vi.useRealTimers()
+    }
+  }
+
+  it('aborts with a TimeoutError once its time has run', () =>
+    onFakeClock((deadline) => {
+      const d = deadline(100)
+      vi.advanceTimersByTime(99)
+      expect(d.signal.aborted).toBe(false)
+      vi.advanceTimersByTime(1)
+      expect(d.signal.aborted).toBe(true)
+      expect((d.signal.reason as DOMException).name).toBe('TimeoutError')
+    }))
+
+  it('does not count the time paused, and runs again when the last of nested pauses ends', () =>
+    onFakeClock((deadline) => {
+      const d = deadline(100)
+      vi.advanceTimersByTime(60)
+      const outer = d.pause()
+      const inner = d.pause()
+      vi.advanceTimersByTime(10_000)
+      outer()
+      outer()
+      vi.advanceTimersByTime(1_000)
+      expect(d.signal.aborted).toBe(false)
+      inner()
+      vi.advanceTimersByTime(39)
+      expect(d.signal.aborted).toBe(false)
+      vi.advanceTimersByTime(1)
+      expect(d.signal.aborted).toBe(true)
+    }))
+
+  it('never aborts once disposed, whatever pauses end after', () =>
+    onFakeClock((deadline) => {
+      const d = deadline(100)
+      const pause = d.pause()
+      d.dispose()
+      pause()
+      vi.advanceTimersByTime(1_000)
+      expect(d.signal.aborted).toBe(false)
+    }))
 })
 
 describe('time-to-halt prediction', () => {

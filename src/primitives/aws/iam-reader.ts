@@ -105,7 +105,7 @@ export function createBatchedPolicyReader(clients: AwsClients, windowMs = BATCH_
     }
   }
 
-  const batcher = createBatcher<Read, PolicyRead>({ windowMs, signalOf: (read) => read.ctx.signal, run })
+  const batcher = createBatcher<Read, PolicyRead>({ windowMs, signalOf: (read) => read.ctx.signal, pause: (read) => read.ctx.pauseDeadline?.() ?? (() => undefined), run })
   const idOf = (account: string, type: IamEntity['type']) => `${account}\0${type}`
 
   return {

@@ -31,7 +31,14 @@ export function createBatchedFlagReader(rest: () => LaunchDarklyRestClient, wind
     // Every read of a batch is of the same project and environment.
     const { project, environment } = [...batch.waiters][0]!.request.flag
     const keys = new Set([...batch.waiters].map((w) => w.request.flag.key))
-    const options: RequestOptions = { signal: batch.signal, pace: () => batch.paceAsEarliest((read) => read.options.pace()) }
+    const options: RequestOptions = {
+      signal: batch.signal,
+      pace: () => batch.paceAsEarliest((read) => read.options.pace()),
+      pauseDeadline: () => {
+        const ends = [...batch.waiters].map((w) => w.request.options.pauseDeadline?.())
+        return () => ends.forEach((end) => end?.())
+      },
+    }
     const pages = listPages.get(batch.id)
     if (pages !== undefined && keys.size < pages) {
       batch.close()
@@ -54,7 +61,7 @@ export function createBatchedFlagReader(rest: () => LaunchDarklyRestClient, wind
     for (const waiter of batch.waiters) waiter.resolve(list.on.get(waiter.request.flag.key) ?? null)
   }
 
-  const batcher = createBatcher<Read, boolean | null>({ windowMs, signalOf: (read) => read.options.signal, run })
+  const batcher = createBatcher<Read, boolean | null>({ windowMs, signalOf: (read) => read.options.signal, pause: (read) => read.options.pauseDeadline?.() ?? (() => undefined), run })
 
   return {
     readOn: (flag, options) => batcher.join(`${flag.project}\0${flag.environment}`, { flag, options }),

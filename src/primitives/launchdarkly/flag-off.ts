@@ -62,7 +62,7 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
     return evaluator
   }
 
-  const readOptions = (ctx: PrimitiveContext): RequestOptions => ({ signal: ctx.signal, pace: () => ctx.pace(readBucket) })
+  const readOptions = (ctx: PrimitiveContext): RequestOptions => ({ signal: ctx.signal, pace: () => ctx.pace(readBucket), pauseDeadline: ctx.pauseDeadline })
   const patchOptions = (ctx: PrimitiveContext): RequestOptions => ({ signal: ctx.signal, pace: () => ctx.pace(patchBucket) })
 
   const readOn = async (flag: FlagRef, ctx: PrimitiveContext): Promise<boolean> => {

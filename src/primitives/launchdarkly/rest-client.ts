@@ -22,6 +22,8 @@ export interface RequestOptions {
   signal: AbortSignal
   /** Called before every request, retries included, for the caller's rate limit. */
   pace(): Promise<void>
+  /** Pauses the caller's deadline while a request waits for its rate-limit window here; returns what ends the pause. */
+  pauseDeadline?(): () => void
 }
 
 /**
@@ -227,8 +229,13 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
     // Counts transient failures only: 429s are waited out on their own terms.
     let failures = 0
     for (;;) {
-      await init.pace()
-      await window.admit(init.signal)
+      const waited = init.pauseDeadline?.()
+      try {
+        await init.pace()
+        await window.admit(init.signal)
+      } finally {
+        waited?.()
+      }
       let response: Response | undefined
       try {
         response = await fetchImpl(`${options.baseUri}${path}`, {

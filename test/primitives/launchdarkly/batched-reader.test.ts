@@ -84,6 +84,28 @@ describe('batched flag reader', () => {
     expect(ld.calls.map((c) => c.call)).toEqual(['LIST', 'LIST'])
   })
 
+  it("pauses each reader's deadline while its batch waits for its turn, until the batch's request leaves", async () => {
+    const { reader } = setup({ a: true, b: true })
+    const held = heldPace()
+    const log: string[] = []
+    const counted = (name: string, pace?: () => Promise<void>): RequestOptions => ({
+      ...options(pace),
+      pauseDeadline: () => {
+        log.push(`${name} paused`)
+        return () => log.push(`${name} runs`)
+      },
+    })
+
+    const first = reader.readOn(flag('a'), counted('a', held.pace))
+    await held.wasAsked
+    const joined = reader.readOn(flag('b'), counted('b'))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(log).toEqual(['a paused', 'b paused'])
+    held.release()
+    expect(await Promise.all([first, joined])).toEqual([true, true])
+    expect(log.slice(2).sort()).toEqual(['a runs', 'b runs'])
+  })
+
   it('reads a few flags one by one when listing the project takes more pages than that', async () => {
     const flags = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`flag-${i}`, i % 2 === 0]))
     const { ld, reader } = setup(flags)
