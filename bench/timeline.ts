@@ -10,8 +10,9 @@
  * `--match` keeps the requests whose "METHOD action-or-path" matches (e.g. '^(PATCH|PUT|POST Put)' for mutations
  * only; the first line is then the start-up to the first mutation). `--node-args` runs `node ARGS bin/run.js` instead
  * of the executable, for V8 flags that NODE_OPTIONS refuses (the shebang's own flags then apply only if repeated):
- * A/B runs of launcher flags. `--halt-args` adds flags to the halt. After the requests, the targets' statuses per
- * kind and the first error of each kind. Listens on and talks to 127.0.0.1 only.
+ * A/B runs of launcher flags. `--halt-args` adds flags to the halt. After the requests, per target kind: the targets'
+ * statuses, the last apply and verification (ms since the halt's start) and the longest wait between the two, and the
+ * first error. Listens on and talks to 127.0.0.1 only.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -68,17 +69,28 @@ try {
   }
   const report = JSON.parse(out) as {
     exitCode: number
-    result?: { status: string; timeToHaltMs: number | null; breakdown: unknown; targets?: { kind: string; status: string; error?: string }[] }
+    result?: {
+      status: string
+      timeToHaltMs: number | null
+      breakdown: unknown
+      targets?: { kind: string; status: string; error?: string; timings: { appliedMs?: number; verifiedMs?: number } }[]
+    }
   }
-  const byKind = new Map<string, { statuses: Map<string, number>; error?: string }>()
+  const byKind = new Map<string, { statuses: Map<string, number>; error?: string; lastApplied: number; lastVerified: number; maxLag: number }>()
   for (const t of report.result?.targets ?? []) {
-    const kind = byKind.get(t.kind) ?? { statuses: new Map<string, number>() }
+    const kind = byKind.get(t.kind) ?? { statuses: new Map<string, number>(), lastApplied: 0, lastVerified: 0, maxLag: 0 }
     kind.statuses.set(t.status, (kind.statuses.get(t.status) ?? 0) + 1)
     kind.error ??= t.error
+    const { appliedMs, verifiedMs } = t.timings
+    kind.lastApplied = Math.max(kind.lastApplied, appliedMs ?? 0)
+    kind.lastVerified = Math.max(kind.lastVerified, verifiedMs ?? 0)
+    if (appliedMs !== undefined && verifiedMs !== undefined) kind.maxLag = Math.max(kind.maxLag, verifiedMs - appliedMs)
     byKind.set(t.kind, kind)
   }
-  for (const [kind, { statuses, error }] of byKind) {
-    console.log(`${kind}: ${[...statuses].map(([status, n]) => `${n} ${status}`).join(', ')}${error ? ` (first error: ${error})` : ''}`)
+  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+  for (const [kind, { statuses, error, lastApplied, lastVerified, maxLag }] of byKind) {
+    const counts = [...statuses].map(([status, n]) => `${n} ${status}`).join(', ')
+    console.log(`${kind}: ${counts}; last applied ${s(lastApplied)}, last verified ${s(lastVerified)}, longest apply→verified ${s(maxLag)}${error ? ` (first error: ${error})` : ''}`)
   }
   console.log(`exit ${report.exitCode}, ${report.result?.status}, time-to-halt ${report.result?.timeToHaltMs} ms, breakdown ${JSON.stringify(report.result?.breakdown)}`)
 } finally {
