@@ -5,17 +5,17 @@
  *
  *   npx tsx bench/timeline.ts [--agents 10] [--profile instant|realistic|faulty] [--match REGEX] [--limit 40]
  *                             ["--node-options=--cpu-prof --cpu-prof-dir=/tmp/prof"] ["--node-args=--expose-gc"]
- *                             ["--halt-args=--verify-timeout 20s"]
+ *                             ["--halt-args=--verify-timeout 20s"] [--report FILE]
  *
  * `--match` keeps the requests whose "METHOD action-or-path" matches (e.g. '^(PATCH|PUT|POST Put)' for mutations
  * only; the first line is then the start-up to the first mutation). `--node-args` runs `node ARGS bin/run.js` instead
  * of the executable, for V8 flags that NODE_OPTIONS refuses (the shebang's own flags then apply only if repeated):
  * A/B runs of launcher flags. `--halt-args` adds flags to the halt. After the requests, per target kind: the targets'
  * statuses, the last apply and verification (ms since the halt's start) and the longest wait between the two, and the
- * first error. Listens on and talks to 127.0.0.1 only.
+ * first error. `--report FILE` keeps the halt's JSON output. Listens on and talks to 127.0.0.1 only.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -33,6 +33,7 @@ const { values: flags } = parseArgs({
     'node-options': { type: 'string' },
     'node-args': { type: 'string' },
     'halt-args': { type: 'string', default: '' },
+    report: { type: 'string' },
   },
 })
 if (!(flags.profile! in PROFILES)) throw new Error(`--profile must be one of ${Object.keys(PROFILES).join(', ')}`)
@@ -67,6 +68,7 @@ try {
   for (const r of requests.filter((r) => !match || match.test(`${r.method} ${r.action ?? r.path}`)).slice(0, Number(flags.limit))) {
     console.log(`${String(Math.round(r.at - spawnedAt)).padStart(7)} ms  ${r.method} ${r.action ?? r.path}`)
   }
+  if (flags.report) await writeFile(flags.report, out)
   const report = JSON.parse(out) as {
     exitCode: number
     result?: {

@@ -39,6 +39,23 @@ export class Batch<Request, Answer> {
   }
 
   /**
+   * Waits for the batch's turn under the rate limit (paced as its earliest reader, see `paceAsEarliest`) and closes
+   * it. Until then the batch takes newcomers, so a choice that depends on how many reads it holds (one listing, or
+   * one request per read) is made with every read that asked before its turn, not only those of its first moments:
+   * in a bucket that mutations fill for minutes, a batch's first moments hold one read. The turn is one request's
+   * slot, already paced: the returned `spend` says true once, to the request that takes it instead of pacing again.
+   */
+  async takeTurn(pace: (request: Request) => Promise<void>): Promise<() => boolean> {
+    await this.paceAsEarliest(pace)
+    let unspent = true
+    return () => {
+      const had = unspent
+      unspent = false
+      return had
+    }
+  }
+
+  /**
    * Paces a request of the batch as its earliest reader still waiting would, then closes the batch. A reader that
    * gives up (its own deadline) leaves the batch, which then waits on the next reader's behalf instead of failing
    * them all with the first one's time-out.

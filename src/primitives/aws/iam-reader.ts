@@ -4,16 +4,16 @@
  * entity. A halt of 1,000 roles then spends its IAM budget on the 1,000 PutRolePolicy calls and reads every
  * policy back in one or two requests.
  *
- * A batch opens with its first read, waits `windowMs` for others, and closes when its first request leaves (after
- * pacing), so a read joins only a listing that leaves after it was asked: a read-back never sees a state older than
- * the put it follows. When the last listing of that account took more pages than the batch has entities, the batch
- * reads them one by one instead (fewer requests); when the break-glass principal may not call
+ * A batch opens with its first read and closes when its turn in the account's IAM bucket comes (its first request
+ * leaves then), so a read joins only a listing that leaves after it was asked: a read-back never sees a state older
+ * than the put it follows. When, at its turn, the last listing of that account took more pages than the batch has
+ * entities, the batch reads them one by one instead (fewer requests); when the break-glass principal may not call
  * GetAccountAuthorizationDetails, every read goes one by one, with one warning.
  */
-import type { PrimitiveContext } from '../../core/primitive.js'
+import type { PrimitiveContext, RateBucket } from '../../core/primitive.js'
 import { createBatcher, type Batch } from '../batching.js'
 import type { AwsClients } from './clients.js'
-import { getInlinePolicy, listAccountDetails, readInlinePolicy, type IamEntity } from './iam-api.js'
+import { getInlinePolicy, iamBucket, listAccountDetails, readInlinePolicy, type IamEntity } from './iam-api.js'
 
 export const BATCH_WINDOW_MS = 5
 
@@ -39,6 +39,12 @@ export interface PolicyReader {
   isDenied(account: string): boolean
 }
 
+/** A batch's turn in its account's IAM bucket, paced already: the first request there spends it. */
+interface Turn {
+  bucket: RateBucket
+  spend(): boolean
+}
+
 interface Read {
   entity: IamEntity
   policyName: string
@@ -61,17 +67,21 @@ export function createBatchedPolicyReader(clients: AwsClients, windowMs = BATCH_
   /** Accounts where GetAccountAuthorizationDetails was refused: read entity by entity there. */
   const denied = new Set<string>()
 
-  /** The batch's listing paces as its earliest reader still waiting would (see Batch.paceAsEarliest). */
-  const batchContext = (batch: Batch<Read, PolicyRead>, first: Read): PrimitiveContext => ({
-    ...first.ctx,
-    signal: batch.signal,
-    pace: (bucket) => batch.paceAsEarliest((read) => read.ctx.pace(bucket)),
+  /** A context whose first request in the account's IAM bucket takes the batch's turn instead of pacing again. */
+  const spending = (ctx: PrimitiveContext, turn: Turn): PrimitiveContext => ({
+    ...ctx,
+    pace: (bucket) => (bucket.key === turn.bucket.key && turn.spend() ? Promise.resolve() : ctx.pace(bucket)),
   })
 
+  /** The batch's listing paces as its earliest reader still waiting would (see Batch.paceAsEarliest). */
+  const batchContext = (batch: Batch<Read, PolicyRead>, first: Read, turn: Turn): PrimitiveContext =>
+    spending({ ...first.ctx, signal: batch.signal, pace: (bucket) => batch.paceAsEarliest((read) => read.ctx.pace(bucket)) }, turn)
+
   /** Entity by entity, each reader in its own context (pacing, deadline, error); the batch takes no newcomer. */
-  const readEach = async (batch: Batch<Read, PolicyRead>) => {
+  const readEach = async (batch: Batch<Read, PolicyRead>, turn?: Turn) => {
     batch.close()
-    await Promise.all([...batch.waiters].map((waiter) => readOne(clients, waiter.request).then(waiter.resolve, waiter.reject)))
+    const ctxOf = (read: Read) => (turn ? spending(read.ctx, turn) : read.ctx)
+    await Promise.all([...batch.waiters].map((waiter) => readOne(clients, { ...waiter.request, ctx: ctxOf(waiter.request) }).then(waiter.resolve, waiter.reject)))
   }
 
   const markDenied = (account: string, warn: (message: string) => void) => {
@@ -86,12 +96,15 @@ export function createBatchedPolicyReader(clients: AwsClients, windowMs = BATCH_
     // Every read of a batch is of the same account and entity type.
     const first = [...batch.waiters][0]!.request
     const { account, type } = first.entity
+    if (denied.has(account)) return readEach(batch)
+    const bucket = iamBucket(account)
+    const turn: Turn = { bucket, spend: await batch.takeTurn((read) => read.ctx.pace(bucket)) }
     const distinct = new Set([...batch.waiters].map((w) => w.request.entity.name.toLowerCase())).size
     const pages = listingPages.get(batch.id)
-    if (denied.has(account) || (pages !== undefined && distinct < pages)) return readEach(batch)
+    if (pages !== undefined && distinct < pages) return readEach(batch, turn)
     let details
     try {
-      details = await listAccountDetails(clients, account, type, batchContext(batch, first))
+      details = await listAccountDetails(clients, account, type, batchContext(batch, first, turn))
     } catch (error) {
       if ((error as { code?: string }).code !== 'AccessDenied') throw error
       markDenied(account, first.ctx.warn)

@@ -1,11 +1,11 @@
 /**
  * Coalesces flag reads: every read of one project and environment asked for while a batch is open is answered by
- * the same request(s). A batch opens with its first read, waits `windowMs` for others, and closes when its first
- * request leaves (after pacing), so a read joins only a request that leaves after it was asked: a read-back never
- * sees a state older than the patch it follows.
+ * the same request(s). A batch opens with its first read and closes when its turn under the rate limit comes (its
+ * first request leaves then), so a read joins only a request that leaves after it was asked: a read-back never sees
+ * a state older than the patch it follows.
  *
- * A batch lists the whole project (one request per page) unless the previous list of that project took more pages
- * than the batch has flags; then it reads those flags one by one, which costs fewer requests.
+ * When its turn comes, a batch lists the whole project (one request per page) unless the previous list of that
+ * project took more pages than the batch has flags; then it reads those flags one by one, which costs fewer requests.
  */
 import { createBatcher, type Batch } from '../batching.js'
 import type { FlagRef, LaunchDarklyRestClient, RequestOptions } from './rest-client.js'
@@ -30,10 +30,12 @@ export function createBatchedFlagReader(rest: () => LaunchDarklyRestClient, wind
   const run = async (batch: Batch<Read, boolean | null>) => {
     // Every read of a batch is of the same project and environment.
     const { project, environment } = [...batch.waiters][0]!.request.flag
+    // Reads keep joining until the batch's turn to read comes; then it is known which request costs less.
+    const spend = await batch.takeTurn((read) => read.options.pace())
     const keys = new Set([...batch.waiters].map((w) => w.request.flag.key))
     const options: RequestOptions = {
       signal: batch.signal,
-      pace: () => batch.paceAsEarliest((read) => read.options.pace()),
+      pace: () => (spend() ? Promise.resolve() : batch.paceAsEarliest((read) => read.options.pace())),
       pauseDeadline: () => {
         const ends = [...batch.waiters].map((w) => w.request.options.pauseDeadline?.())
         return () => ends.forEach((end) => end?.())
@@ -41,7 +43,6 @@ export function createBatchedFlagReader(rest: () => LaunchDarklyRestClient, wind
     }
     const pages = listPages.get(batch.id)
     if (pages !== undefined && keys.size < pages) {
-      batch.close()
       // Each flag's read answers (or fails) only the waiters of that flag.
       const waitersOf = (key: string) => [...batch.waiters].filter((w) => w.request.flag.key === key)
       await Promise.all(

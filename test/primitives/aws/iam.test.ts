@@ -279,6 +279,28 @@ describe('batched reads', () => {
     expect(iam).toHaveReceivedCommandWith(ListRolePoliciesCommand, { RoleName: 'b', MaxItems: 1000 })
   })
 
+  it('chooses between a listing and one read each when its turn comes, with every reader that joined by then', async () => {
+    // The account's roles take two listing pages, so one or two reads go one by one and three take a listing. The
+    // first reader's batch waits for its turn (as read-backs wait behind puts); two more join it meanwhile.
+    iam.on(GetAccountAuthorizationDetailsCommand).resolves({ RoleDetailList: [role('a', '/agents/'), role('b', '/agents/')], IsTruncated: true, Marker: 'm2' })
+    iam.on(GetAccountAuthorizationDetailsCommand, { Marker: 'm2' }).resolves({ RoleDetailList: [role('c', '/agents/', { [POLICY]: DENY_ALL })], IsTruncated: false })
+    iam.on(ListRolePoliciesCommand).resolves({ PolicyNames: [], IsTruncated: false })
+    const primitive = createDenyAllPrimitive(awsConfig)
+    const { ctx } = recordingContext()
+    await primitive.resolve({ roles: { pathPrefix: '/agents/' }, policyName: POLICY }, ctx)
+    iam.resetHistory()
+
+    const gated = gatedContext()
+    const first = primitive.read(target('role', 'a'), gated.ctx)
+    await tick()
+    const joined = [primitive.read(target('role', 'b'), ctx), primitive.read(target('role', 'c'), ctx)]
+    await tick()
+    gated.release()
+    expect(await Promise.all([first, ...joined])).toEqual([{ policy: null }, { policy: null }, { policy: DENY_ALL }])
+    expect(iam).toHaveReceivedCommandTimes(GetAccountAuthorizationDetailsCommand, 2)
+    expect(iam).not.toHaveReceivedCommand(ListRolePoliciesCommand)
+  })
+
   it('keeps waiting for the others when the reader it waited for gives up', async () => {
     iam.on(GetAccountAuthorizationDetailsCommand).resolves({ RoleDetailList: [role('a'), role('b', '/', { [POLICY]: DENY_ALL })] })
     const primitive = createDenyAllPrimitive(awsConfig)

@@ -126,6 +126,23 @@ describe('batched flag reader', () => {
     expect(ld.calls.map((c) => c.call)).toEqual(['LIST', 'LIST', 'LIST'])
   })
 
+  it('chooses between a list and one read per flag when its turn comes, with every read that joined by then', async () => {
+    const flags = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`flag-${i}`, i % 2 === 0]))
+    const { ld, reader } = setup(flags)
+    await reader.readOn(flag('flag-0'), options())
+    ld.calls.length = 0
+
+    // Listing takes three pages: one flag alone is read by itself, but the batch waits for its turn (as read-backs
+    // wait behind patches) and three more flags join it meanwhile.
+    const held = heldPace()
+    const first = reader.readOn(flag('flag-1'), options(held.pace))
+    await held.wasAsked
+    const joined = ['flag-2', 'flag-3', 'flag-4'].map((key) => reader.readOn(flag(key), options()))
+    held.release()
+    expect(await Promise.all([first, ...joined])).toEqual([false, true, false, true])
+    expect(ld.calls.map((c) => c.call)).toEqual(['LIST', 'LIST', 'LIST'])
+  })
+
   it('rejects an aborted read with its reason and still answers the others of its batch', async () => {
     const { ld, reader } = setup({ a: true, b: false })
     const aborted = options()
