@@ -19,6 +19,7 @@ export interface Waiter<Request, Answer> {
 }
 
 export class Batch<Request, Answer> {
+  /** The readers still waiting for an answer. */
   readonly waiters = new Set<Waiter<Request, Answer>>()
   readonly controller = new AbortController()
 
@@ -52,6 +53,19 @@ export class Batch<Request, Answer> {
       const had = unspent
       unspent = false
       return had
+    }
+  }
+
+  /**
+   * Pauses the deadline of every reader still waiting while `wait` runs: a request made for all of them waits for
+   * this process's pacing on behalf of all of them.
+   */
+  async pausingAll<T>(wait: () => Promise<T>, pauseOf: (request: Request) => (() => void) | undefined): Promise<T> {
+    const ends = [...this.waiters].map((waiter) => pauseOf(waiter.request))
+    try {
+      return await wait()
+    } finally {
+      for (const end of ends) end?.()
     }
   }
 
@@ -128,8 +142,10 @@ export function createBatcher<Request, Answer>(options: BatcherOptions<Request, 
           endPause?.()
           endPause = undefined
         }
+        // An answered reader leaves the batch: its requests no longer pause it, fail it or pace on its behalf.
         const settle = () => {
           departed()
+          joined.waiters.delete(waiter)
           signal.removeEventListener('abort', onAbort)
         }
         const waiter: Waiter<Request, Answer> = {

@@ -73,9 +73,19 @@ export function createBatchedPolicyReader(clients: AwsClients, windowMs = BATCH_
     pace: (bucket) => (bucket.key === turn.bucket.key && turn.spend() ? Promise.resolve() : ctx.pace(bucket)),
   })
 
-  /** The batch's listing paces as its earliest reader still waiting would (see Batch.paceAsEarliest). */
+  /**
+   * The batch's listing paces as its earliest reader still waiting would (see Batch.paceAsEarliest), and while a
+   * page waits for its turn no reader's deadline runs: every one of them is waiting for that page.
+   */
   const batchContext = (batch: Batch<Read, PolicyRead>, first: Read, turn: Turn): PrimitiveContext =>
-    spending({ ...first.ctx, signal: batch.signal, pace: (bucket) => batch.paceAsEarliest((read) => read.ctx.pace(bucket)) }, turn)
+    spending(
+      {
+        ...first.ctx,
+        signal: batch.signal,
+        pace: (bucket) => batch.pausingAll(() => batch.paceAsEarliest((read) => read.ctx.pace(bucket)), (read) => read.ctx.pauseDeadline?.()),
+      },
+      turn,
+    )
 
   /** Entity by entity, each reader in its own context (pacing, deadline, error); the batch takes no newcomer. */
   const readEach = async (batch: Batch<Read, PolicyRead>, turn?: Turn) => {

@@ -7,7 +7,7 @@
  * When its turn comes, a batch lists the whole project (one request per page) unless the previous list of that
  * project took more pages than the batch has flags; then it reads those flags one by one, which costs fewer requests.
  */
-import { createBatcher, type Batch } from '../batching.js'
+import { createBatcher, type Batch, type Waiter } from '../batching.js'
 import type { FlagRef, LaunchDarklyRestClient, RequestOptions } from './rest-client.js'
 
 /** Long enough to catch the reads a fan-out starts in the same turn of the event loop and just after. */
@@ -33,22 +33,23 @@ export function createBatchedFlagReader(rest: () => LaunchDarklyRestClient, wind
     // Reads keep joining until the batch's turn to read comes; then it is known which request costs less.
     const spend = await batch.takeTurn((read) => read.options.pace())
     const keys = new Set([...batch.waiters].map((w) => w.request.flag.key))
-    const options: RequestOptions = {
+    /** Options for a request answering `waiters`: while it waits for its turn, their deadlines are paused. */
+    const optionsFor = (waiters: () => Waiter<Read, boolean | null>[]): RequestOptions => ({
       signal: batch.signal,
       pace: () => (spend() ? Promise.resolve() : batch.paceAsEarliest((read) => read.options.pace())),
       pauseDeadline: () => {
-        const ends = [...batch.waiters].map((w) => w.request.options.pauseDeadline?.())
+        const ends = waiters().map((w) => w.request.options.pauseDeadline?.())
         return () => ends.forEach((end) => end?.())
       },
-    }
+    })
     const pages = listPages.get(batch.id)
     if (pages !== undefined && keys.size < pages) {
-      // Each flag's read answers (or fails) only the waiters of that flag.
+      // Each flag's read answers (or fails) only the waiters of that flag, and pauses only theirs.
       const waitersOf = (key: string) => [...batch.waiters].filter((w) => w.request.flag.key === key)
       await Promise.all(
         [...keys].map((key) =>
           rest()
-            .readFlagOn({ project, environment, key }, options)
+            .readFlagOn({ project, environment, key }, optionsFor(() => waitersOf(key)))
             .then(
               (on) => waitersOf(key).forEach((w) => w.resolve(on)),
               (error: unknown) => waitersOf(key).forEach((w) => w.reject(error)),
@@ -57,7 +58,7 @@ export function createBatchedFlagReader(rest: () => LaunchDarklyRestClient, wind
       )
       return
     }
-    const list = await rest().listFlagsOn(project, environment, options)
+    const list = await rest().listFlagsOn(project, environment, optionsFor(() => [...batch.waiters]))
     listPages.set(batch.id, list.pages)
     for (const waiter of batch.waiters) waiter.resolve(list.on.get(waiter.request.flag.key) ?? null)
   }

@@ -24,6 +24,8 @@ import {
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import { verificationContext } from '../../../src/core/engine.js'
+import type { Pacer } from '../../../src/core/pacing.js'
 import type { PrimitiveContext, PrimitiveError, Target } from '../../../src/core/primitive.js'
 import { DENY_ALL_POLICY, createDenyAllPrimitive } from '../../../src/primitives/aws/iam.js'
 import { HOME, OTHER, awsConfig, recordingContext } from './fake-context.js'
@@ -299,6 +301,27 @@ describe('batched reads', () => {
     expect(await Promise.all([first, ...joined])).toEqual([{ policy: null }, { policy: null }, { policy: DENY_ALL }])
     expect(iam).toHaveReceivedCommandTimes(GetAccountAuthorizationDetailsCommand, 2)
     expect(iam).not.toHaveReceivedCommand(ListRolePoliciesCommand)
+  })
+
+  it("stops every reader's verification clock while a later page of their listing waits for its turn", async () => {
+    iam.on(GetAccountAuthorizationDetailsCommand).resolves({ RoleDetailList: [role('a', '/', { [POLICY]: DENY_ALL })], IsTruncated: true, Marker: 'm2' })
+    iam.on(GetAccountAuthorizationDetailsCommand, { Marker: 'm2' }).resolves({ RoleDetailList: [role('b', '/', { [POLICY]: DENY_ALL })], IsTruncated: false })
+    // The first page leaves at once; the second waits 600 ms for its turn (puts ahead of it), three time-outs long.
+    let slots = 0
+    const pacer = {
+      pace: (_bucket: unknown, signal?: AbortSignal) =>
+        new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, slots++ === 0 ? 0 : 600)
+          signal?.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true })
+        }),
+    } as unknown as Pacer
+    const primitive = createDenyAllPrimitive(awsConfig)
+    const { ctx } = recordingContext()
+    const [a, b] = [verificationContext(ctx, pacer, 200), verificationContext(ctx, pacer, 200)]
+    const results = await Promise.allSettled([primitive.verifyHalted(target('role', 'a'), a.ctx), primitive.verifyHalted(target('role', 'b'), b.ctx)])
+    a.deadline.dispose()
+    b.deadline.dispose()
+    expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : r.status))).toEqual(['fulfilled', 'fulfilled'])
   })
 
   it('keeps waiting for the others when the reader it waited for gives up', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createBatchedFlagReader } from '../../../src/primitives/launchdarkly/batched-reader.js'
-import type { RequestOptions } from '../../../src/primitives/launchdarkly/rest-client.js'
+import type { FlagRef, LaunchDarklyRestClient, RequestOptions } from '../../../src/primitives/launchdarkly/rest-client.js'
 import { FakeLaunchDarkly } from './fake-launchdarkly.js'
 
 const flag = (key: string, environment = 'production') => ({ project: 'agents', environment, key })
@@ -141,6 +141,37 @@ describe('batched flag reader', () => {
     held.release()
     expect(await Promise.all([first, ...joined])).toEqual([false, true, false, true])
     expect(ld.calls.map((c) => c.call)).toEqual(['LIST', 'LIST', 'LIST'])
+  })
+
+  it("stops pausing a reader's deadline once it has its answer, while another flag's read still waits", async () => {
+    // A client that pauses the caller's deadline around its pacing, as the fetch client does around pace and the
+    // rate window; flag b's request is held there.
+    let releaseB!: () => void
+    const bHeld = new Promise<void>((resolve) => (releaseB = resolve))
+    const rest = {
+      async listFlagsOn(_project: string, _environment: string, init: RequestOptions) {
+        await init.pace()
+        return { on: new Map([['a', true], ['b', true]]), pages: 5 }
+      },
+      async readFlagOn(f: FlagRef, init: RequestOptions) {
+        const end = init.pauseDeadline?.()
+        await init.pace()
+        if (f.key === 'b') await bHeld
+        end?.()
+        return false
+      },
+    } as unknown as LaunchDarklyRestClient
+    const reader = createBatchedFlagReader(() => rest)
+    await reader.readOn(flag('a'), options()) // the list takes 5 pages: two flags are read one by one
+
+    let pausesOfA = 0
+    const a = reader.readOn(flag('a'), { ...options(), pauseDeadline: () => (pausesOfA++, () => void pausesOfA--) })
+    const b = reader.readOn(flag('b'), options())
+    expect(await a).toBe(false)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(pausesOfA).toBe(0)
+    releaseB()
+    expect(await b).toBe(false)
   })
 
   it('rejects an aborted read with its reason and still answers the others of its batch', async () => {
