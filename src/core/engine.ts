@@ -77,12 +77,18 @@ export function atPriority(ctx: PrimitiveContext, pacer: Pacer, priority: Priori
 }
 
 /**
- * The context one target's verification runs in: its requests paced as read-backs, aborted with the operation or
- * once `timeoutMs` of the verification's own time has passed. The time its requests wait for this process's pacing
- * does not count (see Deadline): in a bucket that thousands of mutations share, a read-back may wait minutes for its
- * turn, and that is not the platform failing to show the change. Dispose of the deadline when verification ends.
+ * Runs one target's verification with its requests paced as read-backs, aborted with the operation or once
+ * `timeoutMs` of the verification's own time has passed, and then fails with "not observed <state> within …". The
+ * time its requests wait for this process's pacing does not count (see Deadline): in a bucket that thousands of
+ * mutations share, a read-back may wait minutes for its turn, and that is not the platform failing to show the change.
  */
-export function verificationContext(ctx: PrimitiveContext, pacer: Pacer, timeoutMs: number): { ctx: PrimitiveContext; deadline: Deadline } {
+export async function verifyWithin(
+  ctx: PrimitiveContext,
+  pacer: Pacer,
+  timeoutMs: number,
+  state: 'halted' | 'restored',
+  verify: (ctx: PrimitiveContext) => Promise<void>,
+): Promise<void> {
   const deadline = new Deadline(timeoutMs)
   const signal = AbortSignal.any([ctx.signal, deadline.signal])
   const pace = async (bucket: RateBucket) => {
@@ -93,7 +99,14 @@ export function verificationContext(ctx: PrimitiveContext, pacer: Pacer, timeout
       resume()
     }
   }
-  return { deadline, ctx: { ...ctx, signal, pace, pauseDeadline: () => deadline.pause() } }
+  try {
+    await verify({ ...ctx, signal, pace, pauseDeadline: () => deadline.pause() })
+  } catch (error) {
+    if (deadline.signal.aborted && !ctx.signal.aborted) throw new Error(`not observed ${state} within ${timeoutMs} ms (--verify-timeout)`)
+    throw error
+  } finally {
+    deadline.dispose()
+  }
 }
 
 export interface ResolvedStep {

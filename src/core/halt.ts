@@ -22,7 +22,7 @@ import {
   atPriority,
   primitiveContext,
   startResolving,
-  verificationContext,
+  verifyWithin,
   ResolveError,
   type EnginePorts,
   type StepResolution,
@@ -322,15 +322,7 @@ async function executeSteps(
       const appended = journal.append({ type: 'applied', invocation: haltId, targetId: target.id, at: now() })
       const verified = (async () => {
         ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'verifying', atMs: ports.now() })
-        const verifying = verificationContext(ctx, pacer, input.verifyTimeoutMs)
-        try {
-          await primitive.verifyHalted(target, verifying.ctx)
-        } catch (error) {
-          if (verifying.deadline.signal.aborted && !ctx.signal.aborted) throw new Error(`not observed halted within ${input.verifyTimeoutMs} ms (--verify-timeout)`)
-          throw error
-        } finally {
-          verifying.deadline.dispose()
-        }
+        await verifyWithin(ctx, pacer, input.verifyTimeoutMs, 'halted', (verifying) => primitive.verifyHalted(target, verifying))
         tr.timings.verifiedMs = ports.now()
         tr.status = wasHalted ? 'already-halted' : 'halted'
         await appended

@@ -19,7 +19,7 @@ import {
   PrimitiveSet,
   atPriority,
   primitiveContext,
-  verificationContext,
+  verifyWithin,
   type EnginePorts,
   type InvocationInput,
 } from './engine.js'
@@ -178,15 +178,7 @@ export async function restore(input: RestoreInput, ports: EnginePorts): Promise<
               await primitive.restore(entry.target, entry.snapshot, atPriority(ctx, pacer, PRIORITY.mutation))
               tr.timings.restoredMs = ports.now()
               ports.crashPoint?.('restored', ++restoredCount)
-              const verifying = verificationContext(ctx, pacer, input.verifyTimeoutMs)
-              try {
-                await primitive.verifyRestored(entry.target, entry.snapshot, verifying.ctx)
-              } catch (error) {
-                if (verifying.deadline.signal.aborted && !ctx.signal.aborted) throw new Error(`not observed restored within ${input.verifyTimeoutMs} ms (--verify-timeout)`)
-                throw error
-              } finally {
-                verifying.deadline.dispose()
-              }
+              await verifyWithin(ctx, pacer, input.verifyTimeoutMs, 'restored', (verifying) => primitive.verifyRestored(entry.target, entry.snapshot, verifying))
               tr.timings.verifiedMs = ports.now()
               tr.status = 'restored'
               await journal!.append({ type: 'restored', invocation: restoreId, targetId: entry.target.id, at: now() })

@@ -26,6 +26,8 @@ export class Batch<Request, Answer> {
   constructor(
     readonly id: string,
     private readonly onClose: (batch: Batch<Request, Answer>) => void,
+    /** How a reader's deadline is paused (BatcherOptions.pause). */
+    readonly pauseOf: (request: Request) => (() => void) | undefined = () => undefined,
   ) {}
 
   /** Aborted once every reader has given up: pass it to the batch's requests. */
@@ -57,14 +59,12 @@ export class Batch<Request, Answer> {
   }
 
   /**
-   * Pauses the deadline of every reader still waiting while `wait` runs: a request made for all of them waits for
-   * this process's pacing on behalf of all of them.
+   * Pauses the deadlines of `waiters` (by default every reader still waiting) and returns what ends the pause: a
+   * request made for them that waits for this process's pacing waits on their behalf.
    */
-  async pausingAll<T>(wait: () => Promise<T>, pauseOf: (request: Request) => (() => void) | undefined): Promise<T> {
-    const ends = [...this.waiters].map((waiter) => pauseOf(waiter.request))
-    try {
-      return await wait()
-    } finally {
+  pauseDeadlines(waiters: Iterable<Waiter<Request, Answer>> = this.waiters): () => void {
+    const ends = [...waiters].map((waiter) => this.pauseOf(waiter.request))
+    return () => {
       for (const end of ends) end?.()
     }
   }
@@ -95,8 +95,8 @@ export interface BatcherOptions<Request, Answer> {
   signalOf(request: Request): AbortSignal
   /** Answers the batch's waiters; the batch is closed when it returns. */
   run(batch: Batch<Request, Answer>): Promise<void>
-  /** Pauses the reader's deadline until its batch leaves; returns what ends the pause. */
-  pause?(request: Request): () => void
+  /** Pauses the reader's deadline (until its batch leaves, and while the batch's requests wait for pacing); returns what ends the pause. */
+  pause?(request: Request): (() => void) | undefined
 }
 
 export function createBatcher<Request, Answer>(options: BatcherOptions<Request, Answer>): { join(id: string, request: Request): Promise<Answer> } {
@@ -121,7 +121,7 @@ export function createBatcher<Request, Answer>(options: BatcherOptions<Request, 
       if (signal.aborted) return Promise.reject(signal.reason)
       let batch = open.get(id)
       if (!batch) {
-        const created = new Batch<Request, Answer>(id, onClose)
+        const created = new Batch<Request, Answer>(id, onClose, options.pause)
         open.set(id, created)
         setTimeout(() => void start(created), options.windowMs)
         batch = created
@@ -137,7 +137,7 @@ export function createBatcher<Request, Answer>(options: BatcherOptions<Request, 
             joined.controller.abort(signal.reason)
           }
         }
-        let endPause = options.pause?.(request)
+        let endPause = joined.pauseOf(request)
         const departed = () => {
           endPause?.()
           endPause = undefined

@@ -82,7 +82,14 @@ export function createBatchedPolicyReader(clients: AwsClients, windowMs = BATCH_
       {
         ...first.ctx,
         signal: batch.signal,
-        pace: (bucket) => batch.pausingAll(() => batch.paceAsEarliest((read) => read.ctx.pace(bucket)), (read) => read.ctx.pauseDeadline?.()),
+        pace: async (bucket) => {
+          const resume = batch.pauseDeadlines()
+          try {
+            await batch.paceAsEarliest((read) => read.ctx.pace(bucket))
+          } finally {
+            resume()
+          }
+        },
       },
       turn,
     )
@@ -128,7 +135,7 @@ export function createBatchedPolicyReader(clients: AwsClients, windowMs = BATCH_
     }
   }
 
-  const batcher = createBatcher<Read, PolicyRead>({ windowMs, signalOf: (read) => read.ctx.signal, pause: (read) => read.ctx.pauseDeadline?.() ?? (() => undefined), run })
+  const batcher = createBatcher<Read, PolicyRead>({ windowMs, signalOf: (read) => read.ctx.signal, pause: (read) => read.ctx.pauseDeadline?.(), run })
   const idOf = (account: string, type: IamEntity['type']) => `${account}\0${type}`
 
   return {

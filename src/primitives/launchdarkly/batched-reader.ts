@@ -37,10 +37,7 @@ export function createBatchedFlagReader(rest: () => LaunchDarklyRestClient, wind
     const optionsFor = (waiters: () => Waiter<Read, boolean | null>[]): RequestOptions => ({
       signal: batch.signal,
       pace: () => (spend() ? Promise.resolve() : batch.paceAsEarliest((read) => read.options.pace())),
-      pauseDeadline: () => {
-        const ends = waiters().map((w) => w.request.options.pauseDeadline?.())
-        return () => ends.forEach((end) => end?.())
-      },
+      pauseDeadline: () => batch.pauseDeadlines(waiters()),
     })
     const pages = listPages.get(batch.id)
     if (pages !== undefined && keys.size < pages) {
@@ -63,7 +60,7 @@ export function createBatchedFlagReader(rest: () => LaunchDarklyRestClient, wind
     for (const waiter of batch.waiters) waiter.resolve(list.on.get(waiter.request.flag.key) ?? null)
   }
 
-  const batcher = createBatcher<Read, boolean | null>({ windowMs, signalOf: (read) => read.options.signal, pause: (read) => read.options.pauseDeadline?.() ?? (() => undefined), run })
+  const batcher = createBatcher<Read, boolean | null>({ windowMs, signalOf: (read) => read.options.signal, pause: (read) => read.options.pauseDeadline?.(), run })
 
   return {
     readOn: (flag, options) => batcher.join(`${flag.project}\0${flag.environment}`, { flag, options }),

@@ -24,7 +24,7 @@ import {
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { mockClient } from 'aws-sdk-client-mock'
 import { afterAll, beforeEach, describe, expect, it } from 'vitest'
-import { verificationContext } from '../../../src/core/engine.js'
+import { verifyWithin } from '../../../src/core/engine.js'
 import type { Pacer } from '../../../src/core/pacing.js'
 import type { PrimitiveContext, PrimitiveError, Target } from '../../../src/core/primitive.js'
 import { DENY_ALL_POLICY, createDenyAllPrimitive } from '../../../src/primitives/aws/iam.js'
@@ -317,10 +317,8 @@ describe('batched reads', () => {
     } as unknown as Pacer
     const primitive = createDenyAllPrimitive(awsConfig)
     const { ctx } = recordingContext()
-    const [a, b] = [verificationContext(ctx, pacer, 200), verificationContext(ctx, pacer, 200)]
-    const results = await Promise.allSettled([primitive.verifyHalted(target('role', 'a'), a.ctx), primitive.verifyHalted(target('role', 'b'), b.ctx)])
-    a.deadline.dispose()
-    b.deadline.dispose()
+    const verify = (name: string) => verifyWithin(ctx, pacer, 200, 'halted', (verifying) => primitive.verifyHalted(target('role', name), verifying))
+    const results = await Promise.allSettled([verify('a'), verify('b')])
     expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : r.status))).toEqual(['fulfilled', 'fulfilled'])
   })
 
