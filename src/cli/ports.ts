@@ -6,6 +6,7 @@ import { hostname, userInfo } from 'node:os'
 import type { EnginePorts } from '../core/engine.js'
 import type { EngineEvent } from '../core/report.js'
 import type { RunbookCredentials } from '../core/runbook/schema.js'
+import { SharedAwsClients } from '../primitives/aws/clients.js'
 import { loadPrimitive, type PrimitiveConfig } from '../primitives/registry.js'
 import { favourMemoryFromNowOn } from './memory.js'
 
@@ -24,8 +25,8 @@ function crashPointFromEnv(env: NodeJS.ProcessEnv): EnginePorts['crashPoint'] {
 
 export function createPorts(options: { credentials: RunbookCredentials; stateDir: string; emit: (e: EngineEvent) => void }): EnginePorts {
   const config: PrimitiveConfig = { credentials: options.credentials, env: process.env }
+  config.aws = new SharedAwsClients(config)
   const applying = new Set<string>()
-  let notifier: Promise<{ publish(m: { topicArn: string; subject: string; message: string; attributes?: Record<string, string> }): Promise<void> }> | undefined
   return {
     loadPrimitive: (kind) => loadPrimitive(kind, config),
     async callerIdentity() {
@@ -33,10 +34,13 @@ export function createPorts(options: { credentials: RunbookCredentials; stateDir
       return getCallerIdentity(config)
     },
     async notify(topics, subject, message) {
-      notifier ??= import('../primitives/aws/notify.js').then((m) => m.createSnsNotifier(config))
-      const sns = await notifier
+      const sns = (await import('../primitives/aws/notify.js')).createSnsNotifier(config)
       const body = JSON.stringify(message)
-      await Promise.all(topics.map((topicArn) => sns.publish({ topicArn, subject: subject.slice(0, 99), message: body, attributes: { event: String(message.event ?? '') } })))
+      try {
+        await Promise.all(topics.map((topicArn) => sns.publish({ topicArn, subject: subject.slice(0, 99), message: body, attributes: { event: String(message.event ?? '') } })))
+      } finally {
+        await sns.close()
+      }
     },
     stateDir: options.stateDir,
     now: () => performance.now(),

@@ -4,12 +4,15 @@
  */
 import type { Primitive, PrimitiveKind } from '../core/primitive.js'
 import type { RunbookCredentials } from '../core/runbook/schema.js'
+import type { SharedAwsClients } from './aws/clients.js'
 
 export interface PrimitiveConfig {
   /** The runbook's break-glass credentials section (names of secrets, never the secrets). */
   credentials: RunbookCredentials
   /** Where secrets and endpoint overrides are read from; `process.env` in the CLI. */
   env: NodeJS.ProcessEnv
+  /** AWS clients shared by the invocation's primitives, identity check and notifier; without it each makes its own. */
+  aws?: SharedAwsClients
 }
 
 export type PrimitiveFactory = (config: PrimitiveConfig) => Primitive<any>

@@ -1,7 +1,7 @@
 /**
  * AWS SDK v3 clients for the AWS primitives, created on first use and cached per (service, account, region).
  * Each SDK module is imported only when the first client of that service is needed, so a halt that never touches
- * IAM never loads the IAM client.
+ * IAM never loads the IAM client. In the CLI one set serves the whole invocation (`SharedAwsClients`).
  *
  * Credentials: the runbook's `credentials.aws.profile` (shared config files) or else the SDK's default provider
  * chain are the *base* credentials. A target account listed in `credentials.aws.accounts` is reached by assuming
@@ -16,6 +16,7 @@ import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api'
 import type { SNSClient } from '@aws-sdk/client-sns'
 import type { STSClient } from '@aws-sdk/client-sts'
+import { doesIdentityRequireRefresh, isIdentityExpired, memoizeIdentityProvider } from '@smithy/core'
 import type { AwsCredentialIdentityProvider, NodeHttpHandlerOptions } from '@smithy/types'
 import { PrimitiveError } from '../../core/primitive.js'
 import type { PrimitiveConfig } from '../registry.js'
@@ -48,6 +49,48 @@ export interface AwsClients {
 
 export const DEFAULT_REGION = 'us-east-1'
 
+/** A user's hold on AWS clients; `release()` (idempotent) when done with them. */
+export interface AwsClientsLease {
+  readonly clients: AwsClients
+  release(): void
+}
+
+/**
+ * One invocation's AWS clients, shared by all who use AWS in it: the identity check, the notifier, the Lambda and
+ * IAM primitives. So the caller's identity is asked of STS once, the base credentials are resolved once (one
+ * instance-metadata or SSO round trip, not one per user), each account's role is assumed once, and each service
+ * keeps one connection pool. Each user leases the clients and releases them when done; the last release closes
+ * them and their sockets. The identity stays known: a later lease in the same invocation does not ask again.
+ */
+export class SharedAwsClients {
+  private readonly clients: AwsClients
+  private users = 0
+
+  constructor(config: PrimitiveConfig) {
+    this.clients = createAwsClients(config)
+  }
+
+  lease(): AwsClientsLease {
+    this.users++
+    let released = false
+    return {
+      clients: this.clients,
+      release: () => {
+        if (released) return
+        released = true
+        if (--this.users === 0) this.clients.destroy()
+      },
+    }
+  }
+}
+
+/** The invocation's shared clients when the config carries them (the CLI's does), else clients of one's own. */
+export function leaseAwsClients(config: PrimitiveConfig): AwsClientsLease {
+  if (config.aws) return config.aws.lease()
+  const clients = createAwsClients(config)
+  return { clients, release: () => clients.destroy() }
+}
+
 /**
  * Tight timeouts: a halt must not hang on a dead connection. `throwOnRequestTimeout` turns the request timeout
  * into a (retryable) error instead of a logged warning; keep-alive saves a TLS handshake per call.
@@ -58,6 +101,16 @@ const REQUEST_HANDLER: NodeHttpHandlerOptions = {
   throwOnRequestTimeout: true,
   httpAgent: { keepAlive: true },
   httpsAgent: { keepAlive: true },
+}
+
+/**
+ * Each SDK client remembers the credentials it fetched, but only for itself: the Lambda and IAM clients given the
+ * same `fromTemporaryCredentials` provider would each assume the role. Remembered here, with the memo the SDK's
+ * clients use (refetched within five minutes of expiry, or when a client forces it), every client of the set shares
+ * one fetch: one AssumeRole per account, one resolution of the base chain.
+ */
+function sharedByClients(provider: AwsCredentialIdentityProvider): AwsCredentialIdentityProvider {
+  return memoizeIdentityProvider(provider, isIdentityExpired, doesIdentityRequireRefresh)!
 }
 
 interface Destroyable {
@@ -96,7 +149,7 @@ export function createAwsClients(config: PrimitiveConfig): AwsClients {
   function baseCredentials(): Promise<AwsCredentialIdentityProvider> {
     return cached(credentialProviders, 'base', async () => {
       const { fromIni, fromNodeProviderChain } = await import('@aws-sdk/credential-providers')
-      return aws?.profile ? fromIni({ profile: aws.profile }) : fromNodeProviderChain()
+      return sharedByClients(aws?.profile ? fromIni({ profile: aws.profile }) : fromNodeProviderChain())
     })
   }
 
@@ -108,15 +161,17 @@ export function createAwsClients(config: PrimitiveConfig): AwsClients {
         import('@aws-sdk/credential-providers'),
         baseCredentials(),
       ])
-      return fromTemporaryCredentials({
-        masterCredentials,
-        params: {
-          RoleArn: role.roleArn,
-          RoleSessionName: roleSessionName(),
-          ...(role.externalId !== undefined ? { ExternalId: role.externalId } : {}),
-        },
-        clientConfig: { region: defaultRegion, requestHandler: REQUEST_HANDLER },
-      })
+      return sharedByClients(
+        fromTemporaryCredentials({
+          masterCredentials,
+          params: {
+            RoleArn: role.roleArn,
+            RoleSessionName: roleSessionName(),
+            ...(role.externalId !== undefined ? { ExternalId: role.externalId } : {}),
+          },
+          clientConfig: { region: defaultRegion, requestHandler: REQUEST_HANDLER },
+        }),
+      )
     })
   }
 
@@ -205,7 +260,6 @@ export function createAwsClients(config: PrimitiveConfig): AwsClients {
         )
       }
       clients.clear()
-      credentialProviders.clear()
     },
   }
   return api

@@ -13,7 +13,7 @@ import type { HaltEstimate, Primitive, PrimitiveContext, RateBucket, Target, Tar
 import type { DenyAllSpec } from '../../core/runbook/schema.js'
 import { pollUntil } from '../../core/wait.js'
 import type { PrimitiveConfig } from '../registry.js'
-import { createAwsClients } from './clients.js'
+import { leaseAwsClients } from './clients.js'
 import { DETAILS_PAGE_SIZE, deleteInlinePolicy, entityNotFound, iamBucket, putInlinePolicy } from './iam-api.js'
 import { createBatchedPolicyReader, type PolicyReader } from './iam-reader.js'
 import { entityOf, resolveEntities } from './iam-targets.js'
@@ -51,7 +51,7 @@ async function readBack(reader: PolicyReader, target: Target, ctx: PrimitiveCont
 }
 
 export function createDenyAllPrimitive(config: PrimitiveConfig): Primitive<DenyAllSpec> {
-  const clients = createAwsClients(config)
+  const { clients, release } = leaseAwsClients(config)
   const reader = createBatchedPolicyReader(clients)
   return {
     kind: 'denyAll',
@@ -108,7 +108,7 @@ export function createDenyAllPrimitive(config: PrimitiveConfig): Primitive<DenyA
     },
 
     async close() {
-      clients.destroy()
+      release()
     },
   }
 }

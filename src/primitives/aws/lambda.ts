@@ -9,7 +9,7 @@ import type { HaltEstimate, Primitive, PrimitiveContext, Target, TargetState } f
 import type { LambdaConcurrencyZeroSpec } from '../../core/runbook/schema.js'
 import { pollUntil } from '../../core/wait.js'
 import type { PrimitiveConfig } from '../registry.js'
-import { createAwsClients, type AwsClients } from './clients.js'
+import { leaseAwsClients, type AwsClients } from './clients.js'
 import {
   deleteFunctionConcurrency,
   getFunctionConcurrency,
@@ -42,7 +42,7 @@ async function shows(clients: AwsClients, target: Target, expected: number | nul
 }
 
 export function createLambdaConcurrencyPrimitive(config: PrimitiveConfig): Primitive<LambdaConcurrencyZeroSpec> {
-  const clients = createAwsClients(config)
+  const { clients, release } = leaseAwsClients(config)
   return {
     kind: 'lambdaConcurrencyZero',
 
@@ -89,7 +89,7 @@ export function createLambdaConcurrencyPrimitive(config: PrimitiveConfig): Primi
     },
 
     async close() {
-      clients.destroy()
+      release()
     },
   }
 }

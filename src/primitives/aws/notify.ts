@@ -1,7 +1,7 @@
 /** Announces halts, restores and drills on the runbook's SNS topics. */
 import { PrimitiveError } from '../../core/primitive.js'
 import type { PrimitiveConfig } from '../registry.js'
-import { createAwsClients } from './clients.js'
+import { leaseAwsClients } from './clients.js'
 import { rethrowAwsError } from './errors.js'
 
 export interface SnsMessage {
@@ -40,7 +40,7 @@ export function parseTopicArn(topicArn: string): { region: string; account: stri
  * account without a configured role is published to directly: SNS topic policies commonly allow that.
  */
 export function createSnsNotifier(config: PrimitiveConfig): SnsNotifier {
-  const clients = createAwsClients(config)
+  const { clients, release } = leaseAwsClients(config)
   return {
     async publish({ topicArn, subject, message, attributes = {}, signal }) {
       const { region, account } = parseTopicArn(topicArn)
@@ -60,7 +60,7 @@ export function createSnsNotifier(config: PrimitiveConfig): SnsNotifier {
       }
     },
     async close() {
-      clients.destroy()
+      release()
     },
   }
 }

@@ -1,9 +1,11 @@
 import { PublishCommand, SNSClient } from '@aws-sdk/client-sns'
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts'
 import { mockClient } from 'aws-sdk-client-mock'
-import { afterAll, beforeEach, describe, expect, it } from 'vitest'
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest'
+import { SharedAwsClients } from '../../../src/primitives/aws/clients.js'
 import { getCallerIdentity } from '../../../src/primitives/aws/identity.js'
 import { createSnsNotifier } from '../../../src/primitives/aws/notify.js'
+import type { PrimitiveConfig } from '../../../src/primitives/registry.js'
 import { HOME, OTHER, awsConfig } from './fake-context.js'
 
 const sns = mockClient(SNSClient)
@@ -67,5 +69,25 @@ describe('getCallerIdentity', () => {
   it('returns the base credentials identity', async () => {
     sts.on(GetCallerIdentityCommand).resolves({ Account: HOME, Arn: `arn:aws:iam::${HOME}:user/oncall`, UserId: 'AIDAEXAMPLE' })
     expect(await getCallerIdentity(awsConfig)).toEqual({ account: HOME, arn: `arn:aws:iam::${HOME}:user/oncall`, userId: 'AIDAEXAMPLE' })
+  })
+
+  it('asks STS once per invocation with shared clients, which close when the last lease is returned', async () => {
+    sts.on(GetCallerIdentityCommand).resolves({ Account: HOME, Arn: `arn:aws:iam::${HOME}:user/oncall`, UserId: 'AIDAEXAMPLE' })
+    const destroy = vi.spyOn(STSClient.prototype, 'destroy')
+    try {
+      const config: PrimitiveConfig = { ...awsConfig }
+      config.aws = new SharedAwsClients(config)
+      const primitive = config.aws.lease()
+      await getCallerIdentity(config)
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(destroy).not.toHaveBeenCalled()
+      primitive.release()
+      primitive.release()
+      await vi.waitFor(() => expect(destroy).toHaveBeenCalledTimes(1))
+      expect(await getCallerIdentity(config)).toMatchObject({ account: HOME })
+      expect(sts).toHaveReceivedCommandTimes(GetCallerIdentityCommand, 1)
+    } finally {
+      destroy.mockRestore()
+    }
   })
 })
