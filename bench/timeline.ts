@@ -66,7 +66,8 @@ try {
   const requests = ((await (await fetch(`${url}/_sandbox/requests`)).json()) as RequestLogEntry[]).sort((a, b) => a.at - b.at)
   const match = flags.match ? new RegExp(flags.match) : undefined
   for (const r of requests.filter((r) => !match || match.test(`${r.method} ${r.action ?? r.path}`)).slice(0, Number(flags.limit))) {
-    console.log(`${String(Math.round(r.at - spawnedAt)).padStart(7)} ms  ${r.method} ${r.action ?? r.path}`)
+    const answer = r.status !== undefined && (r.status < 200 || r.status > 299) ? `  → ${r.status}` : ''
+    console.log(`${String(Math.round(r.at - spawnedAt)).padStart(7)} ms  ${r.method} ${r.action ?? r.path}${answer}`)
   }
   if (flags.report) await writeFile(flags.report, out)
   const report = JSON.parse(out) as {
