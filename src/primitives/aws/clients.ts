@@ -20,6 +20,7 @@ import { doesIdentityRequireRefresh, isIdentityExpired, memoizeIdentityProvider 
 import type { AwsCredentialIdentityProvider, NodeHttpHandlerOptions } from '@smithy/types'
 import { PrimitiveError } from '../../core/primitive.js'
 import type { PrimitiveConfig } from '../registry.js'
+import { createRetryStrategy } from './retry.js'
 
 export interface CallerIdentity {
   arn: string
@@ -177,8 +178,8 @@ export function createAwsClients(config: PrimitiveConfig): AwsClients {
 
   function sts(): Promise<STSClient> {
     return cached(clients, `sts:base:${defaultRegion}`, async () => {
-      const [{ STSClient }, credentials] = await Promise.all([import('@aws-sdk/client-sts'), baseCredentials()])
-      return new STSClient({ region: defaultRegion, credentials, requestHandler: REQUEST_HANDLER })
+      const [{ STSClient }, retryStrategy, credentials] = await Promise.all([import('@aws-sdk/client-sts'), createRetryStrategy(), baseCredentials()])
+      return new STSClient({ region: defaultRegion, credentials, requestHandler: REQUEST_HANDLER, retryStrategy })
     })
   }
 
@@ -188,32 +189,24 @@ export function createAwsClients(config: PrimitiveConfig): AwsClients {
 
     lambda: (account, region) =>
       cached(clients, `lambda:${account}:${region}`, async () => {
-        const [{ LambdaClient }, credentials] = await Promise.all([import('@aws-sdk/client-lambda'), credentialsFor(account)])
-        return new LambdaClient({ region, credentials, requestHandler: REQUEST_HANDLER })
+        const [{ LambdaClient }, retryStrategy, credentials] = await Promise.all([import('@aws-sdk/client-lambda'), createRetryStrategy(), credentialsFor(account)])
+        return new LambdaClient({ region, credentials, requestHandler: REQUEST_HANDLER, retryStrategy })
       }),
 
     tagging: (account, region) =>
       cached(clients, `tagging:${account}:${region}`, async () => {
-        const [{ ResourceGroupsTaggingAPIClient }, credentials] = await Promise.all([
+        const [{ ResourceGroupsTaggingAPIClient }, retryStrategy, credentials] = await Promise.all([
           import('@aws-sdk/client-resource-groups-tagging-api'),
+          createRetryStrategy(),
           credentialsFor(account),
         ])
-        return new ResourceGroupsTaggingAPIClient({ region, credentials, requestHandler: REQUEST_HANDLER })
+        return new ResourceGroupsTaggingAPIClient({ region, credentials, requestHandler: REQUEST_HANDLER, retryStrategy })
       }),
 
     iam: (account) =>
       cached(clients, `iam:${account}`, async () => {
-        const [{ IAMClient }, { createIamRetryStrategy }, credentials] = await Promise.all([
-          import('@aws-sdk/client-iam'),
-          import('./iam-retry.js'),
-          credentialsFor(account),
-        ])
-        return new IAMClient({
-          region: defaultRegion,
-          credentials,
-          requestHandler: REQUEST_HANDLER,
-          retryStrategy: await createIamRetryStrategy(),
-        })
+        const [{ IAMClient }, retryStrategy, credentials] = await Promise.all([import('@aws-sdk/client-iam'), createRetryStrategy(), credentialsFor(account)])
+        return new IAMClient({ region: defaultRegion, credentials, requestHandler: REQUEST_HANDLER, retryStrategy })
       }),
 
     sns: (account, region) =>

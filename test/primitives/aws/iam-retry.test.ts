@@ -1,6 +1,6 @@
 /**
  * The IAM client's retry behaviour over real HTTP (aws-sdk-client-mock replaces `send` and so bypasses the retry
- * middleware): a loopback server answers every request with one IAM error and counts the attempts.
+ * middleware): a loopback server answers each request with the next planned IAM answer and counts the attempts.
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -11,7 +11,11 @@ import { HOME, awsConfig, recordingContext } from './fake-context.js'
 
 let server: Server
 let attempts: string[] = []
-let answer = { status: 409, code: 'LimitExceeded', message: 'Maximum policy size of 10240 bytes exceeded for role agent-role' }
+type Answer = { status: number; code?: string; message?: string }
+/** Answers in order; the last one repeats. */
+let answers: Answer[] = []
+const limitExceeded: Answer = { status: 409, code: 'LimitExceeded', message: 'Maximum policy size of 10240 bytes exceeded for role agent-role' }
+const throttled: Answer = { status: 400, code: 'Throttling', message: 'Rate exceeded' }
 
 const target: Target = {
   id: `iam:${HOME}:role/agent-role`,
@@ -26,10 +30,13 @@ beforeAll(async () => {
     request.on('data', (chunk: Buffer) => (body += chunk.toString()))
     request.on('end', () => {
       attempts.push(new URLSearchParams(body).get('Action') ?? '?')
+      const answer = answers.length > 1 ? answers.shift()! : answers[0]!
       response.writeHead(answer.status, { 'content-type': 'text/xml' })
       response.end(
-        `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>` +
-          `<Code>${answer.code}</Code><Message>${answer.message}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`,
+        answer.code === undefined
+          ? `<PutRolePolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></PutRolePolicyResponse>`
+          : `<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error><Type>Sender</Type>` +
+              `<Code>${answer.code}</Code><Message>${answer.message}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`,
       )
     })
   })
@@ -50,7 +57,7 @@ beforeEach(() => {
 
 describe('IAM retries', () => {
   it('surfaces LimitExceeded after one attempt, as IamPolicySizeLimit', async () => {
-    answer = { status: 409, code: 'LimitExceeded', message: 'Maximum policy size of 10240 bytes exceeded for role agent-role' }
+    answers = [limitExceeded]
     const primitive = createDenyAllPrimitive(awsConfig)
     const { ctx } = recordingContext()
 
@@ -59,12 +66,22 @@ describe('IAM retries', () => {
     await primitive.close?.()
   })
 
-  it('still retries Throttling the standard way (three attempts)', async () => {
-    answer = { status: 400, code: 'Throttling', message: 'Rate exceeded' }
+  it('keeps retrying a throttled put: three Throttling answers in a row no longer fail the target', async () => {
+    answers = [throttled, throttled, throttled, { status: 200 }]
     const primitive = createDenyAllPrimitive(awsConfig)
     const { ctx } = recordingContext()
 
-    await expect(primitive.apply(target, { policy: null }, ctx)).rejects.toMatchObject({ name: 'Throttling' })
+    await primitive.apply(target, { policy: null }, ctx)
+    expect(attempts).toEqual(['PutRolePolicy', 'PutRolePolicy', 'PutRolePolicy', 'PutRolePolicy'])
+    await primitive.close?.()
+  })
+
+  it('gives up on a failing server after the standard three attempts', async () => {
+    answers = [{ status: 500, code: 'ServiceFailure', message: 'internal failure' }]
+    const primitive = createDenyAllPrimitive(awsConfig)
+    const { ctx } = recordingContext()
+
+    await expect(primitive.apply(target, { policy: null }, ctx)).rejects.toMatchObject({ name: 'ServiceFailureException' })
     expect(attempts).toEqual(['PutRolePolicy', 'PutRolePolicy', 'PutRolePolicy'])
     await primitive.close?.()
   })

@@ -1,0 +1,75 @@
+/**
+ * The AWS clients' retry strategy, driven as the SDK's retry middleware drives it (acquire a token, then ask for a
+ * retry after each failure) on a fake clock, so the back-off waits take no real time. aws-sdk-client-mock replaces
+ * `send` and so never reaches the strategy; the wiring is checked on the clients themselves.
+ */
+import type { RetryErrorInfo } from '@smithy/types'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { createAwsClients } from '../../../src/primitives/aws/clients.js'
+import { HaltRetryStrategy, THROTTLED_MAX_ATTEMPTS, createRetryStrategy } from '../../../src/primitives/aws/retry.js'
+import { HOME, awsConfig } from './fake-context.js'
+
+function failure(name: string, errorType: RetryErrorInfo['errorType']): RetryErrorInfo {
+  const error = new Error(name) as Error & { $metadata: object; cause?: Error }
+  error.name = name
+  error.$metadata = {}
+  return { error, errorType }
+}
+
+/** How many retries the strategy grants one request that fails the same way every time, and what it ends with. */
+async function retriesGranted(info: RetryErrorInfo): Promise<{ retries: number; error: unknown }> {
+  const strategy = await createRetryStrategy()
+  let token = await strategy.acquireInitialRetryToken('lambda')
+  for (let retries = 0; ; retries++) {
+    const next = strategy.refreshRetryTokenForRetry(token, info).then(
+      (t) => ({ t }),
+      (error: unknown) => ({ error }),
+    )
+    await vi.runAllTimersAsync()
+    const outcome = await next
+    if ('error' in outcome) return { retries, error: outcome.error }
+    token = outcome.t
+  }
+}
+
+beforeEach(() => {
+  vi.useFakeTimers()
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('the AWS clients\' retry strategy', () => {
+  it(`tries a throttled request ${THROTTLED_MAX_ATTEMPTS} times: three 429s in a row no longer fail a target`, async () => {
+    const { retries } = await retriesGranted(failure('TooManyRequestsException', 'THROTTLING'))
+    expect(retries).toBe(THROTTLED_MAX_ATTEMPTS - 1)
+    expect(THROTTLED_MAX_ATTEMPTS).toBeGreaterThan(3)
+  })
+
+  it('tries other transient failures three times, then surfaces the error itself', async () => {
+    const info = failure('ServiceException', 'TRANSIENT')
+    const { retries, error } = await retriesGranted(info)
+    expect(retries).toBe(2)
+    expect(error).toBe(info.error)
+  })
+
+  it('never retries IAM\'s LimitExceeded, which the SDK counts as a throttle', async () => {
+    const info = failure('LimitExceeded', 'THROTTLING')
+    expect(await retriesGranted(info)).toEqual({ retries: 0, error: info.error })
+  })
+
+  it('does not retry what is not transient', async () => {
+    expect((await retriesGranted(failure('ValidationException', 'CLIENT_ERROR'))).retries).toBe(0)
+  })
+
+  it('is the strategy of the clients a halt changes and resolves with (Lambda, IAM, tagging)', async () => {
+    vi.useRealTimers()
+    const clients = createAwsClients(awsConfig)
+    try {
+      const all = [await clients.lambda(HOME, 'us-east-1'), await clients.iam(HOME), await clients.tagging(HOME, 'us-east-1')]
+      for (const client of all) expect(await client.config.retryStrategy()).toBeInstanceOf(HaltRetryStrategy)
+    } finally {
+      clients.destroy()
+    }
+  })
+})
