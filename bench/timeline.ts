@@ -5,14 +5,15 @@
  *
  *   npx tsx bench/timeline.ts [--agents 10] [--profile instant|realistic|faulty] [--match REGEX] [--limit 40]
  *                             ["--node-options=--cpu-prof --cpu-prof-dir=/tmp/prof"] ["--node-args=--expose-gc"]
- *                             ["--halt-args=--verify-timeout 20s"] [--report FILE]
+ *                             ["--halt-args=--verify-timeout 20s"] [--report FILE] [--knob lambda.throttleRate=0.5 ...]
  *
  * `--match` keeps the requests whose "METHOD action-or-path" matches (e.g. '^(PATCH|PUT|POST Put)' for mutations
  * only; the first line is then the start-up to the first mutation). `--node-args` runs `node ARGS bin/run.js` instead
  * of the executable, for V8 flags that NODE_OPTIONS refuses (the shebang's own flags then apply only if repeated):
  * A/B runs of launcher flags. `--halt-args` adds flags to the halt. After the requests, per target kind: the targets'
  * statuses, the last apply and verification (ms since the halt's start) and the longest wait between the two, and the
- * first error. `--report FILE` keeps the halt's JSON output. Listens on and talks to 127.0.0.1 only.
+ * first error. `--report FILE` keeps the halt's JSON output. `--knob` sets the sandbox's knobs on top of the profile
+ * (as `killswitch sandbox --knob`), e.g. injected throttles. Listens on and talks to 127.0.0.1 only.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -34,13 +35,14 @@ const { values: flags } = parseArgs({
     'node-args': { type: 'string' },
     'halt-args': { type: 'string', default: '' },
     report: { type: 'string' },
+    knob: { type: 'string', multiple: true, default: [] },
   },
 })
 if (!(flags.profile! in PROFILES)) throw new Error(`--profile must be one of ${Object.keys(PROFILES).join(', ')}`)
 
 const dir = await mkdtemp(join(tmpdir(), 'killswitch-timeline-'))
 const fleet = await writeBenchFleet(dir, Number(flags.agents))
-const sandbox = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'bench/sandbox-process.ts'), fleet.runbookPath, fleet.seedPath, flags.profile!], {
+const sandbox = spawn(join(ROOT, 'node_modules/.bin/tsx'), [join(ROOT, 'bench/sandbox-process.ts'), fleet.runbookPath, fleet.seedPath, flags.profile!, ...flags.knob!], {
   stdio: ['pipe', 'pipe', 'inherit'],
 })
 try {
