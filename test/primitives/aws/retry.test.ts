@@ -3,6 +3,7 @@
  * retry after each failure) on a fake clock, so the back-off waits take no real time. aws-sdk-client-mock replaces
  * `send` and so never reaches the strategy; the wiring is checked on the clients themselves.
  */
+import { StandardRetryStrategy } from '@smithy/core/retry'
 import type { RetryErrorInfo } from '@smithy/types'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createAwsClients } from '../../../src/primitives/aws/clients.js'
@@ -44,6 +45,36 @@ describe('the AWS clients\' retry strategy', () => {
     const { retries } = await retriesGranted(failure('TooManyRequestsException', 'THROTTLING'))
     expect(retries).toBe(THROTTLED_MAX_ATTEMPTS - 1)
     expect(THROTTLED_MAX_ATTEMPTS).toBeGreaterThan(3)
+  })
+
+  it('waits a throttle out with the standard back-off, and at least until its Retry-After', async () => {
+    const strategy = new HaltRetryStrategy(new StandardRetryStrategy(3), 3, () => 0.5)
+    const first = await strategy.acquireInitialRetryToken('lambda')
+    const throttled = failure('TooManyRequestsException', 'THROTTLING')
+    const waits: number[] = []
+    let token = first
+    for (let i = 0; i < THROTTLED_MAX_ATTEMPTS - 1; i++) {
+      token = await strategy.refreshRetryTokenForRetry(token, throttled)
+      waits.push(token.getRetryDelay())
+    }
+    // Half of 500 ms doubling, each at most 20 s: the SDK's middleware sleeps these (abortably).
+    expect(waits).toEqual([250, 500, 1000, 2000, 4000, 8000, 10000])
+    const hinted = await strategy.refreshRetryTokenForRetry(first, { ...throttled, retryAfterHint: new Date(Date.now() + 3000) })
+    expect(hinted.getRetryDelay()).toBe(3000)
+  })
+
+  it('does not spend the retry quota on throttles: other errors are still retried after hundreds of them', async () => {
+    const strategy = await createRetryStrategy()
+    const throttled = failure('TooManyRequestsException', 'THROTTLING')
+    for (let request = 0; request < 40; request++) {
+      let token = await strategy.acquireInitialRetryToken('lambda')
+      for (let i = 0; i < THROTTLED_MAX_ATTEMPTS - 1; i++) token = await strategy.refreshRetryTokenForRetry(token, throttled)
+    }
+    // 280 throttle retries would have cost the standard quota 1,400 of its 500 tokens.
+    const next = strategy.refreshRetryTokenForRetry(await strategy.acquireInitialRetryToken('lambda'), failure('ServiceException', 'TRANSIENT'))
+    const granted = next.then(() => true, () => false)
+    await vi.runAllTimersAsync()
+    expect(await granted).toBe(true)
   })
 
   it('tries other transient failures three times, then surfaces the error itself', async () => {
