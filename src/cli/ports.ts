@@ -34,8 +34,8 @@ export function createPorts(options: { credentials: RunbookCredentials; stateDir
       return getCallerIdentity(config)
     },
     async notify(topics, subject, message) {
-      const sns = (await import('../primitives/aws/notify.js')).createSnsNotifier(config)
       const body = JSON.stringify(message)
+      const sns = (await import('../primitives/aws/notify.js')).createSnsNotifier(config)
       try {
         await Promise.all(topics.map((topicArn) => sns.publish({ topicArn, subject: subject.slice(0, 99), message: body, attributes: { event: String(message.event ?? '') } })))
       } finally {

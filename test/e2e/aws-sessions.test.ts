@@ -19,6 +19,8 @@ describe('AWS sessions of one halt', () => {
   it('asks STS for the caller once and assumes the other account\'s role once', async () => {
     const r = await h.cli(['halt', '--runbook', h.runbook, '--scope', 'class=refund', '--reason', 'sessions', '--yes', '--json'])
     expect(r.code).toBe(0)
+    // No notification failed for want of its clients (another user's release must not close them under it).
+    expect(r.json.result.warnings).toEqual([])
     const kinds = new Set(r.json.result.targets.map((t: { kind: string }) => t.kind))
     // Both AWS steps ran, with targets in the account reached through the runbook's role, and the halt was announced.
     expect(kinds).toEqual(new Set(['flagOff', 'denyAll', 'scaleToZero', 'lambdaConcurrencyZero']))

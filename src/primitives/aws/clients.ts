@@ -16,7 +16,6 @@ import type { LambdaClient } from '@aws-sdk/client-lambda'
 import type { ResourceGroupsTaggingAPIClient } from '@aws-sdk/client-resource-groups-tagging-api'
 import type { SNSClient } from '@aws-sdk/client-sns'
 import type { STSClient } from '@aws-sdk/client-sts'
-import { doesIdentityRequireRefresh, isIdentityExpired, memoizeIdentityProvider } from '@smithy/core'
 import type { AwsCredentialIdentityProvider, NodeHttpHandlerOptions } from '@smithy/types'
 import { PrimitiveError } from '../../core/primitive.js'
 import type { PrimitiveConfig } from '../registry.js'
@@ -107,11 +106,11 @@ const REQUEST_HANDLER: NodeHttpHandlerOptions = {
 /**
  * Each SDK client remembers the credentials it fetched, but only for itself: the Lambda and IAM clients given the
  * same `fromTemporaryCredentials` provider would each assume the role. Remembered here, with the memo the SDK's
- * clients use (refetched within five minutes of expiry, or when a client forces it), every client of the set shares
- * one fetch: one AssumeRole per account, one resolution of the base chain.
+ * clients use (fetched again within five minutes of their expiry), every client of the set shares one fetch: one
+ * AssumeRole per account, one resolution of the base chain.
  */
-function sharedByClients(provider: AwsCredentialIdentityProvider): AwsCredentialIdentityProvider {
-  return memoizeIdentityProvider(provider, isIdentityExpired, doesIdentityRequireRefresh)!
+function sharedByClients(smithy: typeof import('@smithy/core'), provider: AwsCredentialIdentityProvider): AwsCredentialIdentityProvider {
+  return smithy.memoizeIdentityProvider(provider, smithy.isIdentityExpired, smithy.doesIdentityRequireRefresh)!
 }
 
 interface Destroyable {
@@ -149,8 +148,8 @@ export function createAwsClients(config: PrimitiveConfig): AwsClients {
 
   function baseCredentials(): Promise<AwsCredentialIdentityProvider> {
     return cached(credentialProviders, 'base', async () => {
-      const { fromIni, fromNodeProviderChain } = await import('@aws-sdk/credential-providers')
-      return sharedByClients(aws?.profile ? fromIni({ profile: aws.profile }) : fromNodeProviderChain())
+      const [{ fromIni, fromNodeProviderChain }, smithy] = await Promise.all([import('@aws-sdk/credential-providers'), import('@smithy/core')])
+      return sharedByClients(smithy, aws?.profile ? fromIni({ profile: aws.profile }) : fromNodeProviderChain())
     })
   }
 
@@ -158,11 +157,14 @@ export function createAwsClients(config: PrimitiveConfig): AwsClients {
     const role = roles[account]
     if (!role) return baseCredentials()
     return cached(credentialProviders, account, async () => {
-      const [{ fromTemporaryCredentials }, masterCredentials] = await Promise.all([
+      const [{ fromTemporaryCredentials }, smithy, retryStrategy, masterCredentials] = await Promise.all([
         import('@aws-sdk/credential-providers'),
+        import('@smithy/core'),
+        createRetryStrategy(),
         baseCredentials(),
       ])
       return sharedByClients(
+        smithy,
         fromTemporaryCredentials({
           masterCredentials,
           params: {
@@ -170,7 +172,8 @@ export function createAwsClients(config: PrimitiveConfig): AwsClients {
             RoleSessionName: roleSessionName(),
             ...(role.externalId !== undefined ? { ExternalId: role.externalId } : {}),
           },
-          clientConfig: { region: defaultRegion, requestHandler: REQUEST_HANDLER },
+          // AssumeRole throttled must not fail every request waiting for the account's credentials.
+          clientConfig: { region: defaultRegion, requestHandler: REQUEST_HANDLER, retryStrategy },
         }),
       )
     })

@@ -63,6 +63,26 @@ describe('the AWS clients\' retry strategy', () => {
     expect(hinted.getRetryDelay()).toBe(3000)
   })
 
+  it('counts throttles apart: a timeout after three 429s still has its own retries', async () => {
+    const strategy = await createRetryStrategy()
+    const throttled = failure('TooManyRequestsException', 'THROTTLING')
+    const timedOut = failure('TimeoutError', 'TRANSIENT')
+    let token = await strategy.acquireInitialRetryToken('lambda')
+    for (let i = 0; i < 3; i++) token = await strategy.refreshRetryTokenForRetry(token, throttled)
+    const outcomes: boolean[] = []
+    for (let i = 0; i < 3; i++) {
+      const next = strategy.refreshRetryTokenForRetry(token, timedOut).then(
+        (t) => ((token = t), true),
+        () => false,
+      )
+      await vi.runAllTimersAsync()
+      outcomes.push(await next)
+    }
+    expect(outcomes).toEqual([true, true, false])
+    // and the throttles still have theirs
+    expect(await strategy.refreshRetryTokenForRetry(token, throttled)).toBeDefined()
+  })
+
   it('does not spend the retry quota on throttles: other errors are still retried after hundreds of them', async () => {
     const strategy = await createRetryStrategy()
     const throttled = failure('TooManyRequestsException', 'THROTTLING')
