@@ -9,7 +9,10 @@
  */
 import { delay } from '../core/wait.js'
 
-/** Attempts per request, the first included (the AWS SDK's standard mode makes 3; a halt can afford a few more). */
+/**
+ * Attempts per request, the first included (the AWS SDK's standard mode makes 3; a halt can afford a few more).
+ * The AWS clients use the same number for these failures (aws/retry.ts).
+ */
 export const TRANSIENT_ATTEMPTS = 5
 const FIRST_DELAY_MS = 100
 const MAX_DELAY_MS = 2000

@@ -3,8 +3,8 @@
  * honoured, the retry quota that stops retry storms), with two changes.
  *
  * - **A throttled request is retried up to THROTTLED_MAX_ATTEMPTS − 1 times**, and apart from that other transient
- *   failures (500, 502, 503, 504, resets, timeouts) twice, as the standard strategy does; a request may so be sent
- *   up to 10 times. The client paces each bucket at its documented rate, but the account's bucket is shared with
+ *   failures (500, 502, 503, 504, resets, timeouts) up to TRANSIENT_ATTEMPTS − 1 times, as the Kubernetes and
+ *   LaunchDarkly clients do (the standard strategy: twice); a request may so be sent up to 12 times. The client paces each bucket at its documented rate, but the account's bucket is shared with
  *   every other caller in it (deploy pipelines, the agents' own tooling): one that draws on it can make a paced
  *   request meet three 429s in a row, and with the standard three attempts that target then fails and the halt ends
  *   `partial` although only waiting was needed. A throttle says "later", never "no". Throttle retries wait this
@@ -20,6 +20,7 @@
  * With a retry strategy given, the clients ignore `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE`.
  */
 import type { RetryErrorInfo, RetryStrategyV2, RetryToken } from '@smithy/types'
+import { TRANSIENT_ATTEMPTS } from '../transient.js'
 import { isAwsError } from './errors.js'
 
 /**
@@ -98,6 +99,6 @@ export class HaltRetryStrategy implements RetryStrategyV2 {
 }
 
 export async function createRetryStrategy(): Promise<RetryStrategyV2> {
-  const { StandardRetryStrategy, DEFAULT_MAX_ATTEMPTS } = await import('@smithy/core/retry')
-  return new HaltRetryStrategy(new StandardRetryStrategy(THROTTLED_MAX_ATTEMPTS + DEFAULT_MAX_ATTEMPTS - 1), DEFAULT_MAX_ATTEMPTS)
+  const { StandardRetryStrategy } = await import('@smithy/core/retry')
+  return new HaltRetryStrategy(new StandardRetryStrategy(THROTTLED_MAX_ATTEMPTS + TRANSIENT_ATTEMPTS - 1), TRANSIENT_ATTEMPTS)
 }

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { Target } from '../../../src/core/primitive.js'
 import { createDenyAllPrimitive } from '../../../src/primitives/aws/iam.js'
+import { TRANSIENT_ATTEMPTS } from '../../../src/primitives/transient.js'
 import { HOME, awsConfig, recordingContext } from './fake-context.js'
 
 let server: Server
@@ -76,13 +77,13 @@ describe('IAM retries', () => {
     await primitive.close?.()
   })
 
-  it('gives up on a failing server after the standard three attempts', async () => {
+  it(`gives up on a failing server after ${TRANSIENT_ATTEMPTS} attempts`, async () => {
     answers = [{ status: 500, code: 'ServiceFailure', message: 'internal failure' }]
     const primitive = createDenyAllPrimitive(awsConfig)
     const { ctx } = recordingContext()
 
     await expect(primitive.apply(target, { policy: null }, ctx)).rejects.toMatchObject({ name: 'ServiceFailureException' })
-    expect(attempts).toEqual(['PutRolePolicy', 'PutRolePolicy', 'PutRolePolicy'])
+    expect(attempts).toEqual(Array(TRANSIENT_ATTEMPTS).fill('PutRolePolicy'))
     await primitive.close?.()
   })
 })

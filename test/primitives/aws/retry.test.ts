@@ -8,6 +8,7 @@ import type { RetryErrorInfo } from '@smithy/types'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createAwsClients } from '../../../src/primitives/aws/clients.js'
 import { HaltRetryStrategy, THROTTLED_MAX_ATTEMPTS, createRetryStrategy } from '../../../src/primitives/aws/retry.js'
+import { TRANSIENT_ATTEMPTS } from '../../../src/primitives/transient.js'
 import { HOME, awsConfig } from './fake-context.js'
 
 function failure(name: string, errorType: RetryErrorInfo['errorType']): RetryErrorInfo {
@@ -70,7 +71,7 @@ describe('the AWS clients\' retry strategy', () => {
     let token = await strategy.acquireInitialRetryToken('lambda')
     for (let i = 0; i < 3; i++) token = await strategy.refreshRetryTokenForRetry(token, throttled)
     const outcomes: boolean[] = []
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < TRANSIENT_ATTEMPTS; i++) {
       const next = strategy.refreshRetryTokenForRetry(token, timedOut).then(
         (t) => ((token = t), true),
         () => false,
@@ -78,7 +79,7 @@ describe('the AWS clients\' retry strategy', () => {
       await vi.runAllTimersAsync()
       outcomes.push(await next)
     }
-    expect(outcomes).toEqual([true, true, false])
+    expect(outcomes).toEqual([...Array(TRANSIENT_ATTEMPTS - 1).fill(true), false])
     // and the throttles still have theirs
     expect(await strategy.refreshRetryTokenForRetry(token, throttled)).toBeDefined()
   })
@@ -97,10 +98,11 @@ describe('the AWS clients\' retry strategy', () => {
     expect(await granted).toBe(true)
   })
 
-  it('tries other transient failures three times, then surfaces the error itself', async () => {
+  it(`tries other transient failures ${TRANSIENT_ATTEMPTS} times, as the other platforms' clients do, then surfaces the error itself`, async () => {
     const info = failure('ServiceException', 'TRANSIENT')
     const { retries, error } = await retriesGranted(info)
-    expect(retries).toBe(2)
+    expect(retries).toBe(TRANSIENT_ATTEMPTS - 1)
+    expect(TRANSIENT_ATTEMPTS).toBeGreaterThan(3)
     expect(error).toBe(info.error)
   })
 
