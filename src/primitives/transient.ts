@@ -41,10 +41,17 @@ export function isTransientNetworkError(error: unknown): boolean {
  */
 export async function backOff(attempt: number, signal: AbortSignal, random: () => number = Math.random, retryAfterMs?: number): Promise<boolean> {
   if (attempt >= TRANSIENT_ATTEMPTS) return false
-  const cap = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (attempt - 1))
-  const jittered = Math.round(random() * cap)
-  await delay(retryAfterMs === undefined ? jittered : Math.max(jittered, Math.min(retryAfterMs, jittered + RETRY_AFTER_EXTRA_MS)), signal)
+  await delay(backOffMs(attempt - 1, random, retryAfterMs), signal)
   return true
+}
+
+/**
+ * The wait before a request's retry after `retries` earlier ones: full jitter over `firstMs` doubling, each at most
+ * `capMs`, and at least what a Retry-After asked for, but no more than RETRY_AFTER_EXTRA_MS beyond the back-off.
+ */
+export function backOffMs(retries: number, random: () => number, retryAfterMs?: number, firstMs = FIRST_DELAY_MS, capMs = MAX_DELAY_MS): number {
+  const jittered = Math.round(random() * Math.min(capMs, firstMs * 2 ** retries))
+  return retryAfterMs === undefined ? jittered : Math.max(jittered, Math.min(retryAfterMs, jittered + RETRY_AFTER_EXTRA_MS))
 }
 
 /** A `Retry-After` header in milliseconds from `nowMs`: delay-seconds or an HTTP date; undefined when absent or unreadable. */

@@ -20,7 +20,7 @@
  * With a retry strategy given, the clients ignore `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE`.
  */
 import type { RetryErrorInfo, RetryStrategyV2, RetryToken } from '@smithy/types'
-import { TRANSIENT_ATTEMPTS } from '../transient.js'
+import { backOffMs, TRANSIENT_ATTEMPTS } from '../transient.js'
 import { isAwsError } from './errors.js'
 
 /**
@@ -30,10 +30,8 @@ import { isAwsError } from './errors.js'
 export const THROTTLED_MAX_ATTEMPTS = 8
 
 /** Throttle back-off: full jitter over 500 ms doubling, each wait at most 20 s (this project's choice). */
-const THROTTLE_BASE_MS = 500
-const MAX_DELAY_MS = 20_000
-/** How far past the back-off a `Retry-After` may push a wait, as the standard strategy allows. */
-const RETRY_AFTER_SLACK_MS = 5_000
+const THROTTLE_FIRST_MS = 500
+const THROTTLE_CAP_MS = 20_000
 
 /** A retry this strategy granted: the throttle and other retries so far, and the wait before it. */
 class HaltRetryToken implements RetryToken {
@@ -84,9 +82,8 @@ export class HaltRetryStrategy implements RetryStrategyV2 {
     const { throttles, others } = retriesOf(token)
     if (errorInfo.errorType === 'THROTTLING') {
       if (throttles + 1 >= THROTTLED_MAX_ATTEMPTS) throw errorInfo.error
-      const backoff = Math.floor(this.random() * Math.min(THROTTLE_BASE_MS * 2 ** throttles, MAX_DELAY_MS))
-      const hinted = errorInfo.retryAfterHint ? Math.min(errorInfo.retryAfterHint.getTime() - Date.now(), backoff + RETRY_AFTER_SLACK_MS) : 0
-      return new HaltRetryToken(throttles + 1, others, Math.max(backoff, hinted), undefined)
+      const retryAfterMs = errorInfo.retryAfterHint && errorInfo.retryAfterHint.getTime() - Date.now()
+      return new HaltRetryToken(throttles + 1, others, backOffMs(throttles, this.random, retryAfterMs, THROTTLE_FIRST_MS, THROTTLE_CAP_MS), undefined)
     }
     if (others + 1 >= this.otherMaxAttempts) throw errorInfo.error
     const next = await this.standard.refreshRetryTokenForRetry(token, errorInfo)
