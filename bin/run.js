@@ -12,6 +12,20 @@ if (major < 22 || (major === 22 && minor < 12)) {
   )
   process.exit(2)
 }
+// A reader that goes away (`killswitch status | head`, a `tee` that dies while a halt runs) must not stop a halt
+// half-way: Node raises EPIPE on the next write, which unhandled crashes the process, and oclif then waits forever for
+// a 'drain' (exit 13). From the first EPIPE on, what is written to that stream is dropped and the command goes on.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error) => {
+    if (error.code !== 'EPIPE') throw error
+    stream.write = (_chunk, encoding, callback) => {
+      ;(typeof encoding === 'function' ? encoding : callback)?.()
+      return true
+    }
+    // Whoever waits for the stream to drain (oclif before it exits) stops waiting.
+    stream.emit('drain')
+  })
+}
 // Cache compiled code between runs: a halt's start-up is part of its time-to-halt.
 const { enableCompileCache } = await import('node:module')
 enableCompileCache?.()

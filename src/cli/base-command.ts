@@ -72,7 +72,7 @@ export abstract class KillswitchCommand extends Command {
    */
   protected async finish(result: unknown, human: string, exitCode: number): Promise<void> {
     const text = this.jsonMode ? envelope(this.id ?? 'killswitch', exitCode, result) + '\n' : human
-    await new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())))
+    await writeStdout(text)
     if (exitCode !== 0) this.exit(exitCode)
   }
 
@@ -81,7 +81,7 @@ export abstract class KillswitchCommand extends Command {
     const described = describeError(error)
     if (this.jsonMode) {
       const text = envelope(this.id ?? 'killswitch', described.exitCode, null, described) + '\n'
-      await new Promise<void>((resolve) => process.stdout.write(text, () => resolve()))
+      await writeStdout(text).catch(() => undefined)
     }
     process.stderr.write(`killswitch: ${described.message}\n${described.hint ? `  → ${described.hint}\n` : ''}`)
     if (this.verboseMode && error.stack) process.stderr.write(`${error.stack}\n`)
@@ -112,6 +112,20 @@ export abstract class KillswitchCommand extends Command {
       rl.close()
     }
   }
+}
+
+/**
+ * Writes to stdout and resolves once the stream has taken it. A reader that went away (EPIPE, and the stream
+ * destroyed by it) is not an error of the command: its exit code stays the result's (bin/run.js drops later writes).
+ */
+function writeStdout(text: string): Promise<void> {
+  return new Promise<void>((resolve, reject) =>
+    process.stdout.write(text, (error) => {
+      const code = (error as NodeJS.ErrnoException | null | undefined)?.code
+      if (error && code !== 'EPIPE' && code !== 'ERR_STREAM_DESTROYED') reject(error)
+      else resolve()
+    }),
+  )
 }
 
 export { EXIT, EXIT_TABLE }
