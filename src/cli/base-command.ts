@@ -88,6 +88,16 @@ export abstract class KillswitchCommand extends Command {
     this.exit(described.exitCode)
   }
 
+  /**
+   * A command that changes platforms outlives the terminal it was started from: an SSH session that drops half-way
+   * through a halt must not leave the halt half-done. From here on SIGHUP is ignored (what would have gone to the
+   * gone terminal is dropped, bin/run.js); Ctrl-C (SIGINT) and SIGTERM still stop the process, and the journal lets
+   * a halt resume where it stopped.
+   */
+  protected surviveHangup(): void {
+    process.on('SIGHUP', ignoreHangup)
+  }
+
   protected trigger(flag: string | undefined): Trigger {
     if (flag) return flag as Trigger
     if (process.env.CI) return 'ci'
@@ -104,25 +114,39 @@ export abstract class KillswitchCommand extends Command {
       throw new UsageError(`there is no terminal to confirm the ${action} on`, `pass --yes (or KILLSWITCH_YES=1) to ${action} without a prompt`)
     }
     process.stderr.write(summary.join('\n') + '\n')
-    const rl = createInterface({ input: process.stdin, output: process.stderr })
+    // terminal: false keeps the terminal in its own line mode (the kernel echoes and edits the line): in raw mode,
+    // readline's close on a terminal that hung up throws EIO from setRawMode, where nothing can catch it.
+    const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false })
+    // A terminal that goes away declines: its input ends (the question would never be answered) or fails to read
+    // (EIO once it has hung up).
+    let resolve: (answer: string | undefined) => void = () => undefined
+    const gone = () => resolve(undefined)
     try {
-      const answer = await rl.question(`Type ${scope} to ${action}: `)
-      return answer.trim() === scope
+      const answer = await new Promise<string | undefined>((done, reject) => {
+        resolve = done
+        rl.once('close', gone)
+        process.stdin.once('error', gone)
+        rl.question(`Type ${scope} to ${action}: `).then(done, reject)
+      })
+      return answer?.trim() === scope
     } finally {
+      process.stdin.off('error', gone)
       rl.close()
     }
   }
 }
 
+function ignoreHangup(): void {}
+
 /**
- * Writes to stdout and resolves once the stream has taken it. A reader that went away (EPIPE, and the stream
- * destroyed by it) is not an error of the command: its exit code stays the result's (bin/run.js drops later writes).
+ * Writes to stdout and resolves once the stream has taken it. A reader that went away (EPIPE, EIO from a terminal
+ * that hung up, and the stream destroyed by either) is not an error of the command: its exit code stays the result's (bin/run.js drops later writes).
  */
 function writeStdout(text: string): Promise<void> {
   return new Promise<void>((resolve, reject) =>
     process.stdout.write(text, (error) => {
       const code = (error as NodeJS.ErrnoException | null | undefined)?.code
-      if (error && code !== 'EPIPE' && code !== 'ERR_STREAM_DESTROYED') reject(error)
+      if (error && code !== 'EPIPE' && code !== 'EIO' && code !== 'ERR_STREAM_DESTROYED') reject(error)
       else resolve()
     }),
   )

@@ -32,6 +32,7 @@ export default class Drill extends KillswitchCommand {
   }
 
   async run(): Promise<void> {
+    this.surviveHangup()
     const { flags } = await this.parse(Drill)
     const progress = Progress.for(process.stderr, flags.json)
     const loaded = await loadRunbook(flags.runbook)

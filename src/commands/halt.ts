@@ -28,6 +28,7 @@ export default class Halt extends KillswitchCommand {
   }
 
   async run(): Promise<void> {
+    this.surviveHangup()
     const { flags } = await this.parse(Halt)
     const progress = Progress.for(process.stderr, flags.json)
     const { loaded, scope, ports } = await prepare(flags.runbook, flags.scope, this.stateDir(flags), progress)

@@ -22,6 +22,7 @@ export default class Restore extends KillswitchCommand {
   }
 
   async run(): Promise<void> {
+    this.surviveHangup()
     const { flags } = await this.parse(Restore)
     const progress = Progress.for(process.stderr, flags.json)
     const { loaded, scope, ports } = await prepare(flags.runbook, flags.scope, this.stateDir(flags), progress)

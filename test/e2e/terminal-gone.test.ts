@@ -1,0 +1,121 @@
+/**
+ * A reader that goes away: `killswitch status | head`, a `tee` or log shipper that dies while a halt runs, the
+ * operator's SSH session dropping (SIGHUP) half-way through a halt. The command must finish what it started — a halt that stopped half-way because its terminal closed would leave
+ * agents running — and exit with its own code, not crash on EPIPE or hang on output it can no longer write.
+ */
+import { execFile, spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { observable, ROOT, startHarness, type Harness } from './harness.js'
+
+let h: Harness
+beforeAll(async () => {
+  h = await startHarness()
+})
+afterAll(async () => {
+  await h?.sandbox.stop()
+})
+
+/** Runs the CLI with stdout and stderr on pipes whose reading ends are closed at once; resolves with the exit. */
+function runWithClosedOutput(args: string[], env: Record<string, string>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child.stdout!.destroy()
+  child.stderr!.destroy()
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  return new Promise((resolve) =>
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal })
+    }),
+  )
+}
+
+describe('a terminal or reader that goes away', () => {
+  it('--help exits 0', async () => {
+    expect(await runWithClosedOutput(['--help'], {})).toEqual({ code: 0, signal: null })
+  })
+
+  it('a halt still halts every target, records its end, and exits with its own code', async () => {
+    const refund = (key: string) => key.includes('refund')
+    // Human output: progress lines on stderr from the first step on, so writes fail while targets are in flight.
+    const exit = await runWithClosedOutput(['halt', '--runbook', h.runbook, '--scope', 'class=refund', '--reason', 'reader gone', '--yes'], h.env)
+    expect(exit).toEqual({ code: 0, signal: null })
+
+    const after = observable(h.sandbox)
+    const functions = Object.keys(after.lambda).filter(refund)
+    expect(functions.length).toBeGreaterThan(0)
+    for (const k of functions) expect(after.lambda[k]).toBe(0)
+    const workloads = Object.keys(after.workloads).filter(refund)
+    expect(workloads.length).toBeGreaterThan(0)
+    for (const k of workloads) expect(after.workloads[k]!.replicas).toBe(0)
+    expect(after.flags['agents/production/refund-agents-enabled']).toBe(false)
+
+    // The journal closed the halt: status sees the scope halted, and restore puts everything back.
+    const status = await h.cli(['status', '--json'])
+    expect(status.code).toBe(0)
+    expect(JSON.stringify(status.json.result)).toContain('class=refund')
+    const restore = await h.cli(['restore', '--runbook', h.runbook, '--scope', 'class=refund', '--reason', 'reader back', '--yes', '--json'])
+    expect(restore.code).toBe(0)
+    expect(observable(h.sandbox).flags['agents/production/refund-agents-enabled']).toBe(true)
+  })
+
+  it('a halt goes on when its terminal hangs up (SIGHUP) half-way', async () => {
+    const support = (key: string) => key.includes('support')
+    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'halt', '--runbook', h.runbook, '--scope', 'class=support', '--reason', 'hangup', '--yes'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...h.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+    // The first progress line: the command runs, nothing of the scope has changed yet.
+    await new Promise((resolve) => child.stderr!.once('data', resolve))
+    expect(Object.entries(observable(h.sandbox).workloads).filter(([k]) => support(k)).every(([, w]) => w!.replicas > 0)).toBe(true)
+    child.kill('SIGHUP')
+    child.stdout!.destroy()
+    child.stderr!.destroy()
+    expect(await exited).toEqual({ code: 0, signal: null })
+
+    const after = observable(h.sandbox)
+    const functions = Object.keys(after.lambda).filter(support)
+    expect(functions.length).toBeGreaterThan(0)
+    for (const k of functions) expect(after.lambda[k]).toBe(0)
+    const workloads = Object.keys(after.workloads).filter(support)
+    expect(workloads.length).toBeGreaterThan(0)
+    for (const k of workloads) expect(after.workloads[k]!.replicas).toBe(0)
+  })
+
+  /** The CLI on a pseudo-terminal (test/support/pty-hangup.py): answers the prompt with `answer`, or hangs up. */
+  function onTerminal(args: string[], prompt: string, answer?: string): Promise<{ prompted: boolean; code: number | null; signal: number | null }> {
+    return new Promise((resolve, reject) =>
+      execFile(
+        'python3',
+        [join(ROOT, 'test/support/pty-hangup.py'), process.execPath, join(ROOT, 'bin/run.js'), ...args],
+        { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...h.env, PROMPT: prompt, ...(answer === undefined ? {} : { ANSWER: answer }) }, timeout: 90_000 },
+        (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout))),
+      ),
+    )
+  }
+
+  it('a confirmation prompt whose terminal hangs up declines: nothing changes, exit 4', async () => {
+    const before = JSON.stringify(observable(h.sandbox))
+    const args = ['halt', '--runbook', h.runbook, '--scope', 'class=refund', '--reason', 'hangup at the prompt']
+    expect(await onTerminal(args, 'Type class=refund to halt')).toEqual({ prompted: true, code: 4, signal: null })
+    expect(JSON.stringify(observable(h.sandbox))).toBe(before)
+  })
+
+  it('on a terminal, typing something else than the scope declines, and typing the scope halts', async () => {
+    const before = JSON.stringify(observable(h.sandbox))
+    const args = ['halt', '--runbook', h.runbook, '--scope', 'class=research', '--reason', 'typed at the prompt']
+    expect(await onTerminal(args, 'Type class=research to halt', 'class=refund')).toEqual({ prompted: true, code: 4, signal: null })
+    expect(JSON.stringify(observable(h.sandbox))).toBe(before)
+    expect(await onTerminal(args, 'Type class=research to halt', 'class=research')).toEqual({ prompted: true, code: 0, signal: null })
+    const after = observable(h.sandbox)
+    const functions = Object.keys(after.lambda).filter((k) => k.includes('research'))
+    expect(functions.length).toBeGreaterThan(0)
+    for (const k of functions) expect(after.lambda[k]).toBe(0)
+  })
+})
