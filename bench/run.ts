@@ -179,7 +179,7 @@ async function runHalt(fleet: BenchFleet, profile: ProfileName, timeoutMs: numbe
     } catch {
       if (!timedOut) log(`halt output was not JSON (exit ${exitCode}): ${stderr.slice(-1000)}`)
     }
-    const rssKiB = timedOut ? cutOffRssKiB : Number(await readFile(rssFile, 'utf8').catch(() => 'NaN'))
+    const rssKiB = timedOut ? cutOffRssKiB : Number((await readFile(rssFile, 'utf8').catch(() => 'NaN')).split(' ')[0])
     const targetStatuses: Record<string, number> = {}
     const failures = new Map<string, number>()
     for (const t of report?.targets ?? []) {

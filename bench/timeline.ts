@@ -12,11 +12,11 @@
  * of the executable, for V8 flags that NODE_OPTIONS refuses (the shebang's own flags then apply only if repeated):
  * A/B runs of launcher flags. `--halt-args` adds flags to the halt. After the requests, per target kind: the targets'
  * statuses, the last apply and verification (ms since the halt's start) and the longest wait between the two, and the
- * first error. `--report FILE` keeps the halt's JSON output. `--knob` sets the sandbox's knobs on top of the profile
+ * first error; last, the CLI process's peak RSS and CPU time. `--report FILE` keeps the halt's JSON output. `--knob` sets the sandbox's knobs on top of the profile
  * (as `killswitch sandbox --knob`), e.g. injected throttles. Listens on and talks to 127.0.0.1 only.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -56,10 +56,17 @@ try {
   })
   const { url, env } = JSON.parse(line) as { url: string; env: Record<string, string> }
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^(AWS_|KILLSWITCH_|LD_|KUBECONFIG$|NODE_OPTIONS$)/i.test(key)))
+  const usageFile = join(dir, 'usage')
   const spawnedAt = performance.timeOrigin + performance.now()
   const launcher = flags['node-args'] === undefined ? [join(ROOT, 'bin/run.js')] : [process.execPath, ...flags['node-args'].split(/\s+/).filter(Boolean), join(ROOT, 'bin/run.js')]
   const cli = spawn(launcher[0]!, [...launcher.slice(1), 'halt', '--runbook', fleet.runbookPath, '--scope', 'global', '--yes', '--json', '--state-dir', join(dir, 'state'), '--reason', 'timeline', ...flags['halt-args']!.split(/\s+/).filter(Boolean)], {
-    env: { ...inherited, ...env, NO_COLOR: '1', ...(flags['node-options'] ? { NODE_OPTIONS: flags['node-options'] } : {}) },
+    env: {
+      ...inherited,
+      ...env,
+      NO_COLOR: '1',
+      KILLSWITCH_BENCH_RSS_FILE: usageFile,
+      NODE_OPTIONS: [`--import=${join(ROOT, 'bench/record-max-rss.mjs')}`, flags['node-options'] ?? ''].join(' ').trim(),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   let out = ''
@@ -98,6 +105,8 @@ try {
     console.log(`${kind}: ${counts}; last applied ${s(lastApplied)}, last verified ${s(lastVerified)}, longest apply→verified ${s(maxLag)}${error ? ` (first error: ${error})` : ''}`)
   }
   console.log(`exit ${report.exitCode}, ${report.result?.status}, time-to-halt ${report.result?.timeToHaltMs} ms, breakdown ${JSON.stringify(report.result?.breakdown)}`)
+  const [rssKiB, cpuSeconds] = (await readFile(usageFile, 'utf8').catch(() => '')).split(' ').map(Number)
+  console.log(`CLI process: peak RSS ${rssKiB === undefined || Number.isNaN(rssKiB) ? '?' : (rssKiB / 1024).toFixed(0)} MB, CPU ${cpuSeconds === undefined || Number.isNaN(cpuSeconds) ? '?' : cpuSeconds.toFixed(1)} s`)
 } finally {
   sandbox.kill('SIGTERM')
   await rm(dir, { recursive: true, force: true })
