@@ -91,8 +91,8 @@ export abstract class KillswitchCommand extends Command {
   /**
    * A command that changes platforms outlives the terminal it was started from: an SSH session that drops half-way
    * through a halt must not leave the halt half-done. From here on SIGHUP is ignored (what would have gone to the
-   * gone terminal is dropped, bin/run.js); Ctrl-C (SIGINT) and SIGTERM still stop the process, and the journal lets
-   * a halt resume where it stopped.
+   * gone terminal is dropped, bin/run.js; Kubernetes exec plugins run in a session of their own); Ctrl-C (SIGINT) and
+   * SIGTERM still stop the process, and the journal lets a halt resume where it stopped.
    */
   protected surviveHangup(): void {
     process.on('SIGHUP', ignoreHangup)
@@ -117,8 +117,7 @@ export abstract class KillswitchCommand extends Command {
     // terminal: false keeps the terminal in its own line mode (the kernel echoes and edits the line): in raw mode,
     // readline's close on a terminal that hung up throws EIO from setRawMode, where nothing can catch it.
     const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false })
-    // A terminal that goes away declines: its input ends (the question would never be answered) or fails to read
-    // (EIO once it has hung up).
+    // A terminal that goes away declines: its input ends (the question would never be answered), or fails.
     let resolve: (answer: string | undefined) => void = () => undefined
     const gone = () => resolve(undefined)
     try {

@@ -4,6 +4,8 @@
  * agents running — and exit with its own code, not crash on EPIPE or hang on output it can no longer write.
  */
 import { execFile, spawn } from 'node:child_process'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { observable, ROOT, startHarness, type Harness } from './harness.js'
@@ -89,12 +91,23 @@ describe('a terminal or reader that goes away', () => {
   })
 
   /** The CLI on a pseudo-terminal (test/support/pty-hangup.py): answers the prompt with `answer`, or hangs up. */
-  function onTerminal(args: string[], prompt: string, answer?: string): Promise<{ prompted: boolean; code: number | null; signal: number | null }> {
+  function onTerminal(args: string[], prompt: string, answer?: string, hangupAfterMs?: number): Promise<{ prompted: boolean; code: number | null; signal: number | null }> {
     return new Promise((resolve, reject) =>
       execFile(
         'python3',
         [join(ROOT, 'test/support/pty-hangup.py'), process.execPath, join(ROOT, 'bin/run.js'), ...args],
-        { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...h.env, PROMPT: prompt, ...(answer === undefined ? {} : { ANSWER: answer }) }, timeout: 90_000 },
+        {
+          cwd: ROOT,
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: process.env.HOME ?? '/root',
+            ...h.env,
+            PROMPT: prompt,
+            ...(answer === undefined ? {} : { ANSWER: answer }),
+            ...(hangupAfterMs === undefined ? {} : { HANGUP_AFTER_MS: String(hangupAfterMs) }),
+          },
+          timeout: 50_000,
+        },
         (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout))),
       ),
     )
@@ -117,5 +130,50 @@ describe('a terminal or reader that goes away', () => {
     const functions = Object.keys(after.lambda).filter((k) => k.includes('research'))
     expect(functions.length).toBeGreaterThan(0)
     for (const k of functions) expect(after.lambda[k]).toBe(0)
+  })
+
+  it('an SSH session that drops after the operator confirmed: the halt finishes, exit 0', async () => {
+    const args = ['halt', '--runbook', h.runbook, '--scope', 'class=support', '--reason', 'confirmed, then the session dropped']
+    const restored = await h.cli(['restore', '--runbook', h.runbook, '--scope', 'class=support', '--reason', 'again', '--yes', '--json'])
+    expect(restored.code).toBe(0)
+    expect(Object.entries(observable(h.sandbox).workloads).filter(([k]) => k.includes('support')).every(([, w]) => w!.replicas > 0)).toBe(true)
+    expect(await onTerminal(args, 'Type class=support to halt', 'class=support', 200)).toEqual({ prompted: true, code: 0, signal: null })
+    const after = observable(h.sandbox)
+    const workloads = Object.keys(after.workloads).filter((k) => k.includes('support'))
+    expect(workloads.length).toBeGreaterThan(0)
+    for (const k of workloads) expect(after.workloads[k]!.replicas).toBe(0)
+    for (const k of Object.keys(after.lambda).filter((k) => k.includes('support'))) expect(after.lambda[k]).toBe(0)
+  })
+
+  it('a hang-up of the whole job (as a terminal sends it) spares a Kubernetes exec plugin running at that moment', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'killswitch-hangup-'))
+    const plugin = join(dir, 'plugin.sh')
+    await writeFile(plugin, `#!/bin/sh\nsleep 1\nprintf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"sandbox-breakglass-token"}}'\n`, { mode: 0o755 })
+    const kubeconfig = join(dir, 'kubeconfig')
+    const original = await readFile(h.env.KUBECONFIG!, 'utf8')
+    const withPlugin = original.replace(
+      '    token: sandbox-breakglass-token',
+      ['    exec:', '      apiVersion: client.authentication.k8s.io/v1', `      command: ${plugin}`, '      interactiveMode: Never'].join('\n'),
+    )
+    expect(withPlugin).not.toBe(original)
+    await writeFile(kubeconfig, withPlugin)
+    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'halt', '--runbook', h.runbook, '--scope', 'class=refund', '--reason', 'hangup during the plugin', '--yes'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...h.env, KUBECONFIG: kubeconfig },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // a process group of its own, like a shell's job
+    })
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+    await new Promise((resolve) => child.stderr!.once('data', resolve))
+    // The plugin runs for a second from the first Kubernetes request, which leaves with the first progress line.
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    process.kill(-child.pid!, 'SIGHUP')
+    child.stdout!.destroy()
+    child.stderr!.destroy()
+    expect(await exited).toEqual({ code: 0, signal: null })
+    const after = observable(h.sandbox)
+    const workloads = Object.keys(after.workloads).filter((k) => k.includes('refund'))
+    expect(workloads.length).toBeGreaterThan(0)
+    for (const k of workloads) expect(after.workloads[k]!.replicas).toBe(0)
   })
 })

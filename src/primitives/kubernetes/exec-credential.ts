@@ -8,7 +8,7 @@
  * until its `expirationTimestamp` (forever without one) or until `invalidate()` after a 401; the plugin's stdout
  * (the secret) never appears in an error, only its exit status and stderr.
  */
-import { execFile } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { PrimitiveError } from '../../core/primitive.js'
 import type { ClientCertificate, ExecPluginConfig, KubernetesCluster } from './kubeconfig.js'
 
@@ -26,6 +26,8 @@ export interface ExecCredentialSource {
 
 /** Caps the plugin's stderr in an error message; plugins print whole help texts. */
 const MAX_STDERR_CHARS = 500
+/** What a plugin may write in all (execFile's maxBuffer before): an ExecCredential is a few kilobytes. */
+const MAX_OUTPUT_BYTES = 1024 * 1024
 
 export function createExecCredentialSource(
   plugin: ExecPluginConfig,
@@ -61,20 +63,36 @@ async function runPlugin(plugin: ExecPluginConfig, cluster: KubernetesCluster, e
     throw failed(plugin, 'requires an interactive terminal (interactiveMode: Always), and a halt never prompts', 'set interactiveMode to Never or IfAvailable, or use a plugin that runs unattended')
   }
   const stdout = await new Promise<string>((resolve, reject) => {
-    const child = execFile(
-      plugin.command,
-      plugin.args,
-      { env: { ...env, ...Object.fromEntries(plugin.env.map(({ name, value }) => [name, value])), KUBERNETES_EXEC_INFO: JSON.stringify(execInfo(plugin, cluster)) }, maxBuffer: 1024 * 1024 },
-      (error, out, err) => {
-        if (!error) return resolve(out)
-        const code = (error as NodeJS.ErrnoException).code
-        if (code === 'ENOENT') return reject(failed(plugin, 'was not found', plugin.installHint ?? `install ${plugin.command}, or fix users[].user.exec.command`))
-        const stderr = err.trim().slice(-MAX_STDERR_CHARS)
-        reject(failed(plugin, `exited with ${typeof code === 'number' ? `code ${code}` : (error.signal ?? String(code))}${stderr ? `: ${stderr}` : ''}`))
-      },
-    )
+    // In a session of its own (detached): a terminal that hangs up during a halt sends SIGHUP to the whole job, which
+    // the halt ignores (surviveHangup in src/cli/base-command.ts) but a plugin in the job would die of. (execFile
+    // does not pass `detached` on, hence spawn.)
+    const child = spawn(plugin.command, plugin.args, {
+      env: { ...env, ...Object.fromEntries(plugin.env.map(({ name, value }) => [name, value])), KUBERNETES_EXEC_INFO: JSON.stringify(execInfo(plugin, cluster)) },
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    let size = 0
+    const collect = (into: Buffer[]) => (chunk: Buffer) => {
+      size += chunk.length
+      if (size > MAX_OUTPUT_BYTES) child.kill()
+      else into.push(chunk)
+    }
+    child.stdout.on('data', collect(out))
+    child.stderr.on('data', collect(err))
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') reject(failed(plugin, 'was not found', plugin.installHint ?? `install ${plugin.command}, or fix users[].user.exec.command`))
+      else reject(failed(plugin, `could not be started: ${error.code ?? error.message}`))
+    })
+    child.once('close', (code, signal) => {
+      if (code === 0 && size <= MAX_OUTPUT_BYTES) return resolve(Buffer.concat(out).toString('utf8'))
+      const stderr = Buffer.concat(err).toString('utf8').trim().slice(-MAX_STDERR_CHARS)
+      const how = size > MAX_OUTPUT_BYTES ? `wrote more than ${MAX_OUTPUT_BYTES} bytes` : code !== null ? `exited with code ${code}` : `exited with ${signal}`
+      reject(failed(plugin, `${how}${stderr ? `: ${stderr}` : ''}`))
+    })
     // Never interactive: a plugin that reads stdin sees its end at once instead of waiting forever.
-    child.stdin?.end()
+    child.stdin.end()
   })
   return parseExecCredential(plugin, stdout)
 }
