@@ -12,8 +12,9 @@
  * of the executable, for V8 flags that NODE_OPTIONS refuses (the shebang's own flags then apply only if repeated):
  * A/B runs of launcher flags. `--halt-args` adds flags to the halt. After the requests, per target kind: the targets'
  * statuses, the last apply and verification (ms since the halt's start) and the longest wait between the two, and the
- * first error; last, the CLI process's peak RSS and CPU time. `--report FILE` keeps the halt's JSON output. `--knob` sets the sandbox's knobs on top of the profile
- * (as `killswitch sandbox --knob`), e.g. injected throttles. Listens on and talks to 127.0.0.1 only.
+ * first error; last, the CLI process's peak RSS and CPU time. `--report FILE` keeps the halt's JSON output. `--knob`
+ * sets the sandbox's knobs on top of the profile (as `killswitch sandbox --knob`), e.g. injected throttles. Listens on
+ * and talks to 127.0.0.1 only.
  */
 import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -105,8 +106,10 @@ try {
     console.log(`${kind}: ${counts}; last applied ${s(lastApplied)}, last verified ${s(lastVerified)}, longest apply→verified ${s(maxLag)}${error ? ` (first error: ${error})` : ''}`)
   }
   console.log(`exit ${report.exitCode}, ${report.result?.status}, time-to-halt ${report.result?.timeToHaltMs} ms, breakdown ${JSON.stringify(report.result?.breakdown)}`)
-  const [rssKiB, cpuSeconds] = (await readFile(usageFile, 'utf8').catch(() => '')).split(' ').map(Number)
-  console.log(`CLI process: peak RSS ${rssKiB === undefined || Number.isNaN(rssKiB) ? '?' : (rssKiB / 1024).toFixed(0)} MB, CPU ${cpuSeconds === undefined || Number.isNaN(cpuSeconds) ? '?' : cpuSeconds.toFixed(1)} s`)
+  // Written by bench/record-max-rss.mjs as the process exits: "<peak RSS KiB> <CPU seconds>".
+  const usage = await readFile(usageFile, 'utf8').catch(() => undefined)
+  const [rssKiB, cpuSeconds] = usage === undefined ? [] : usage.split(' ').map(Number)
+  console.log(`CLI process: peak RSS ${rssKiB === undefined ? '?' : (rssKiB / 1024).toFixed(0)} MB, CPU ${cpuSeconds === undefined ? '?' : cpuSeconds.toFixed(1)} s`)
 } finally {
   sandbox.kill('SIGTERM')
   await rm(dir, { recursive: true, force: true })

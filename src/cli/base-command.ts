@@ -118,14 +118,13 @@ export abstract class KillswitchCommand extends Command {
     // readline's close on a terminal that hung up throws EIO from setRawMode, where nothing can catch it.
     const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false })
     // A terminal that goes away declines: its input ends (the question would never be answered), or fails.
-    let resolve: (answer: string | undefined) => void = () => undefined
-    const gone = () => resolve(undefined)
+    let gone = () => {}
     try {
-      const answer = await new Promise<string | undefined>((done, reject) => {
-        resolve = done
+      const answer = await new Promise<string | undefined>((resolve, reject) => {
+        gone = () => resolve(undefined)
         rl.once('close', gone)
         process.stdin.once('error', gone)
-        rl.question(`Type ${scope} to ${action}: `).then(done, reject)
+        rl.question(`Type ${scope} to ${action}: `).then(resolve, reject)
       })
       return answer?.trim() === scope
     } finally {
@@ -139,7 +138,8 @@ function ignoreHangup(): void {}
 
 /**
  * Writes to stdout and resolves once the stream has taken it. A reader that went away (EPIPE, EIO from a terminal
- * that hung up, and the stream destroyed by either) is not an error of the command: its exit code stays the result's (bin/run.js drops later writes).
+ * that hung up, and the stream destroyed by either) is not an error of the command: its exit code stays the
+ * result's (bin/run.js drops later writes).
  */
 function writeStdout(text: string): Promise<void> {
   return new Promise<void>((resolve, reject) =>

@@ -16,7 +16,12 @@ import { parseSeed, type Seed } from '../../src/sandbox/seed.js'
 import { startSandbox, type Sandbox } from '../../src/sandbox/server.js'
 
 export const ROOT = new URL('../..', import.meta.url).pathname
-const BIN = join(ROOT, 'bin/run.js')
+export const BIN = join(ROOT, 'bin/run.js')
+
+/** The CLI child's environment: PATH and HOME from this process, nothing else of it, then `env`. */
+export function cliEnv(env: Record<string, string>): Record<string, string> {
+  return { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env }
+}
 
 export interface CliResult {
   code: number | null
@@ -30,7 +35,7 @@ export interface CliResult {
 export function runCli(args: string[], env: Record<string, string>, input?: string): Promise<CliResult> {
   if (!existsSync(join(ROOT, 'dist/commands/halt.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does)')
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [BIN, ...args], { cwd: ROOT, env: cliEnv(env), timeout: 120_000 }, (error, stdout, stderr) => {
       let json: unknown
       try {
         json = JSON.parse(stdout)

@@ -1,14 +1,15 @@
 /**
  * A reader that goes away: `killswitch status | head`, a `tee` or log shipper that dies while a halt runs, the
- * operator's SSH session dropping (SIGHUP) half-way through a halt. The command must finish what it started — a halt that stopped half-way because its terminal closed would leave
- * agents running — and exit with its own code, not crash on EPIPE or hang on output it can no longer write.
+ * operator's SSH session dropping (SIGHUP) half-way through a halt. The command must finish what it started — a halt
+ * that stopped half-way because its terminal closed would leave agents running — and exit with its own code, not
+ * crash on EPIPE or hang on output it can no longer write.
  */
 import { execFile, spawn } from 'node:child_process'
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { observable, ROOT, startHarness, type Harness } from './harness.js'
+import { BIN, cliEnv, observable, ROOT, startHarness, type Harness } from './harness.js'
 
 let h: Harness
 beforeAll(async () => {
@@ -18,22 +19,49 @@ afterAll(async () => {
   await h?.sandbox.stop()
 })
 
-/** Runs the CLI with stdout and stderr on pipes whose reading ends are closed at once; resolves with the exit. */
-function runWithClosedOutput(args: string[], env: Record<string, string>): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  child.stdout!.destroy()
-  child.stderr!.destroy()
+type Exit = { code: number | null; signal: NodeJS.Signals | null }
+
+/** Starts the CLI with stdout and stderr on pipes (`detached`: in a process group of its own, like a shell's job). */
+function spawnCli(args: string[], env: Record<string, string>, detached = false) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'], detached })
   const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-  return new Promise((resolve) =>
+  const exited = new Promise<Exit>((resolve) =>
     child.once('exit', (code, signal) => {
       clearTimeout(timer)
       resolve({ code, signal })
     }),
   )
+  /** Closes the reading ends of its stdout and stderr, as a reader that goes away does. */
+  const closeOutput = () => {
+    child.stdout.destroy()
+    child.stderr.destroy()
+  }
+  /** Resolves with its first progress line: the command runs (and ignores SIGHUP from then on). */
+  const started = () => new Promise((resolve) => child.stderr.once('data', resolve))
+  return { child, exited, closeOutput, started }
+}
+
+/** Runs the CLI with stdout and stderr on pipes whose reading ends are closed at once; resolves with the exit. */
+function runWithClosedOutput(args: string[], env: Record<string, string>): Promise<Exit> {
+  const run = spawnCli(args, env)
+  run.closeOutput()
+  return run.exited
+}
+
+/** Every Lambda function and workload of the class is halted in the sandbox (and there are some of each). */
+function expectClassHalted(name: string): void {
+  const after = observable(h.sandbox)
+  const functions = Object.keys(after.lambda).filter((k) => k.includes(name))
+  expect(functions.length).toBeGreaterThan(0)
+  for (const k of functions) expect(after.lambda[k]).toBe(0)
+  const workloads = Object.keys(after.workloads).filter((k) => k.includes(name))
+  expect(workloads.length).toBeGreaterThan(0)
+  for (const k of workloads) expect(after.workloads[k]!.replicas).toBe(0)
+}
+
+/** No workload of the class is scaled down yet. */
+function expectClassRunning(name: string): void {
+  expect(Object.entries(observable(h.sandbox).workloads).filter(([k]) => k.includes(name)).every(([, w]) => w!.replicas > 0)).toBe(true)
 }
 
 describe('a terminal or reader that goes away', () => {
@@ -42,19 +70,11 @@ describe('a terminal or reader that goes away', () => {
   })
 
   it('a halt still halts every target, records its end, and exits with its own code', async () => {
-    const refund = (key: string) => key.includes('refund')
     // Human output: progress lines on stderr from the first step on, so writes fail while targets are in flight.
     const exit = await runWithClosedOutput(['halt', '--runbook', h.runbook, '--scope', 'class=refund', '--reason', 'reader gone', '--yes'], h.env)
     expect(exit).toEqual({ code: 0, signal: null })
-
-    const after = observable(h.sandbox)
-    const functions = Object.keys(after.lambda).filter(refund)
-    expect(functions.length).toBeGreaterThan(0)
-    for (const k of functions) expect(after.lambda[k]).toBe(0)
-    const workloads = Object.keys(after.workloads).filter(refund)
-    expect(workloads.length).toBeGreaterThan(0)
-    for (const k of workloads) expect(after.workloads[k]!.replicas).toBe(0)
-    expect(after.flags['agents/production/refund-agents-enabled']).toBe(false)
+    expectClassHalted('refund')
+    expect(observable(h.sandbox).flags['agents/production/refund-agents-enabled']).toBe(false)
 
     // The journal closed the halt: status sees the scope halted, and restore puts everything back.
     const status = await h.cli(['status', '--json'])
@@ -66,28 +86,13 @@ describe('a terminal or reader that goes away', () => {
   })
 
   it('a halt goes on when its terminal hangs up (SIGHUP) half-way', async () => {
-    const support = (key: string) => key.includes('support')
-    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'halt', '--runbook', h.runbook, '--scope', 'class=support', '--reason', 'hangup', '--yes'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...h.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
-    // The first progress line: the command runs, nothing of the scope has changed yet.
-    await new Promise((resolve) => child.stderr!.once('data', resolve))
-    expect(Object.entries(observable(h.sandbox).workloads).filter(([k]) => support(k)).every(([, w]) => w!.replicas > 0)).toBe(true)
-    child.kill('SIGHUP')
-    child.stdout!.destroy()
-    child.stderr!.destroy()
-    expect(await exited).toEqual({ code: 0, signal: null })
-
-    const after = observable(h.sandbox)
-    const functions = Object.keys(after.lambda).filter(support)
-    expect(functions.length).toBeGreaterThan(0)
-    for (const k of functions) expect(after.lambda[k]).toBe(0)
-    const workloads = Object.keys(after.workloads).filter(support)
-    expect(workloads.length).toBeGreaterThan(0)
-    for (const k of workloads) expect(after.workloads[k]!.replicas).toBe(0)
+    const run = spawnCli(['halt', '--runbook', h.runbook, '--scope', 'class=support', '--reason', 'hangup', '--yes'], h.env)
+    await run.started()
+    expectClassRunning('support')
+    run.child.kill('SIGHUP')
+    run.closeOutput()
+    expect(await run.exited).toEqual({ code: 0, signal: null })
+    expectClassHalted('support')
   })
 
   /** The CLI on a pseudo-terminal (test/support/pty-hangup.py): answers the prompt with `answer`, or hangs up. */
@@ -95,17 +100,15 @@ describe('a terminal or reader that goes away', () => {
     return new Promise((resolve, reject) =>
       execFile(
         'python3',
-        [join(ROOT, 'test/support/pty-hangup.py'), process.execPath, join(ROOT, 'bin/run.js'), ...args],
+        [join(ROOT, 'test/support/pty-hangup.py'), process.execPath, BIN, ...args],
         {
           cwd: ROOT,
-          env: {
-            PATH: process.env.PATH ?? '',
-            HOME: process.env.HOME ?? '/root',
+          env: cliEnv({
             ...h.env,
             PROMPT: prompt,
             ...(answer === undefined ? {} : { ANSWER: answer }),
             ...(hangupAfterMs === undefined ? {} : { HANGUP_AFTER_MS: String(hangupAfterMs) }),
-          },
+          }),
           timeout: 50_000,
         },
         (error, stdout) => (error ? reject(error) : resolve(JSON.parse(stdout))),
@@ -126,23 +129,16 @@ describe('a terminal or reader that goes away', () => {
     expect(await onTerminal(args, 'Type class=research to halt', 'class=refund')).toEqual({ prompted: true, code: 4, signal: null })
     expect(JSON.stringify(observable(h.sandbox))).toBe(before)
     expect(await onTerminal(args, 'Type class=research to halt', 'class=research')).toEqual({ prompted: true, code: 0, signal: null })
-    const after = observable(h.sandbox)
-    const functions = Object.keys(after.lambda).filter((k) => k.includes('research'))
-    expect(functions.length).toBeGreaterThan(0)
-    for (const k of functions) expect(after.lambda[k]).toBe(0)
+    expectClassHalted('research')
   })
 
   it('an SSH session that drops after the operator confirmed: the halt finishes, exit 0', async () => {
     const args = ['halt', '--runbook', h.runbook, '--scope', 'class=support', '--reason', 'confirmed, then the session dropped']
     const restored = await h.cli(['restore', '--runbook', h.runbook, '--scope', 'class=support', '--reason', 'again', '--yes', '--json'])
     expect(restored.code).toBe(0)
-    expect(Object.entries(observable(h.sandbox).workloads).filter(([k]) => k.includes('support')).every(([, w]) => w!.replicas > 0)).toBe(true)
+    expectClassRunning('support')
     expect(await onTerminal(args, 'Type class=support to halt', 'class=support', 200)).toEqual({ prompted: true, code: 0, signal: null })
-    const after = observable(h.sandbox)
-    const workloads = Object.keys(after.workloads).filter((k) => k.includes('support'))
-    expect(workloads.length).toBeGreaterThan(0)
-    for (const k of workloads) expect(after.workloads[k]!.replicas).toBe(0)
-    for (const k of Object.keys(after.lambda).filter((k) => k.includes('support'))) expect(after.lambda[k]).toBe(0)
+    expectClassHalted('support')
   })
 
   it('a hang-up of the whole job (as a terminal sends it) spares a Kubernetes exec plugin running at that moment', async () => {
@@ -157,23 +153,13 @@ describe('a terminal or reader that goes away', () => {
     )
     expect(withPlugin).not.toBe(original)
     await writeFile(kubeconfig, withPlugin)
-    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'halt', '--runbook', h.runbook, '--scope', 'class=refund', '--reason', 'hangup during the plugin', '--yes'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...h.env, KUBECONFIG: kubeconfig },
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true, // a process group of its own, like a shell's job
-    })
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
-    await new Promise((resolve) => child.stderr!.once('data', resolve))
+    const run = spawnCli(['halt', '--runbook', h.runbook, '--scope', 'class=refund', '--reason', 'hangup during the plugin', '--yes'], { ...h.env, KUBECONFIG: kubeconfig }, true)
+    await run.started()
     // The plugin runs for a second from the first Kubernetes request, which leaves with the first progress line.
     await new Promise((resolve) => setTimeout(resolve, 300))
-    process.kill(-child.pid!, 'SIGHUP')
-    child.stdout!.destroy()
-    child.stderr!.destroy()
-    expect(await exited).toEqual({ code: 0, signal: null })
-    const after = observable(h.sandbox)
-    const workloads = Object.keys(after.workloads).filter((k) => k.includes('refund'))
-    expect(workloads.length).toBeGreaterThan(0)
-    for (const k of workloads) expect(after.workloads[k]!.replicas).toBe(0)
+    process.kill(-run.child.pid!, 'SIGHUP')
+    run.closeOutput()
+    expect(await run.exited).toEqual({ code: 0, signal: null })
+    expectClassHalted('refund')
   })
 })
