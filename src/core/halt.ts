@@ -290,6 +290,14 @@ async function executeSteps(
       ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'failed', atMs: ports.now(), error: tr.error })
       return journal.append({ type: 'failed', invocation: haltId, targetId: target.id, error: tr.error, at: now() }).catch(() => undefined)
     }
+    if (target.missing) {
+      // Nothing to read, journal or change: the runbook names something that is not there.
+      tr.missing = true
+      tr.error = errorMessage(Object.assign(new Error(target.missing.message), { hint: target.missing.hint }))
+      tr.status = 'failed'
+      ports.emit({ type: 'target', step: step.index, id: target.id, label: target.label, state: 'failed', atMs: ports.now(), error: tr.error })
+      return { report: tr, verified: Promise.resolve() }
+    }
     try {
       let live: TargetState
       if (existing) {

@@ -92,8 +92,12 @@ export async function planHalt(input: InvocationInput, ports: EnginePorts): Prom
       name: step.name,
       kind: step.kind,
       targets: step.targets.map((target): PlannedTarget => {
-        const current = states.get(target.id)!
         const entry = journal.entries.get(target.id)
+        if (target.missing) {
+          warn(`step ${step.index + 1} (${step.name}): ${target.missing.message}; a halt fails this target and halts the others`)
+          return { id: target.id, kind: target.kind, label: target.label, step: step.index, current: {}, currentText: 'missing', action: 'none (missing)' }
+        }
+        const current = states.get(target.id)!
         return {
           id: target.id,
           kind: target.kind,
@@ -111,7 +115,7 @@ export async function planHalt(input: InvocationInput, ports: EnginePorts): Prom
       requestMs: 50,
       steps: steps.map((step) => ({
         index: step.index,
-        targets: step.targets.map((t) => step.primitive.estimate(t, states.get(t.id)!)),
+        targets: step.targets.filter((t) => !t.missing).map((t) => step.primitive.estimate(t, states.get(t.id)!)),
       })),
     })
     prediction.withinSlo = prediction.timeToHaltMs <= sloMs
@@ -136,6 +140,7 @@ async function readAll(steps: ResolvedStep[], ctx: ReturnType<typeof primitiveCo
   await Promise.all(
     steps.flatMap((step) =>
       step.targets.map(async (target) => {
+        if (target.missing) return
         states.set(target.id, target.observed ?? (await step.primitive.read(target, ctx)))
       }),
     ),

@@ -26,6 +26,11 @@ export interface Target {
    * request less per target in a rate-limited bucket. Never written to the journal.
    */
   observed?: TargetState
+  /**
+   * Set when the step names this resource and it does not exist (a deleted workload, an archived flag). The halt
+   * never reads or changes it: it fails this target alone, with this message, and halts the step's other targets.
+   */
+  missing?: { message: string; hint?: string; code: string }
 }
 
 /**
@@ -85,7 +90,11 @@ export interface PrimitiveContext {
  */
 export interface Primitive<Spec = unknown> {
   readonly kind: PrimitiveKind
-  /** Turns a step's spec (variables already substituted) into concrete targets. Errors say which selector matched nothing. */
+  /**
+   * Turns a step's spec (variables already substituted) into concrete targets. Errors say which selector matched
+   * nothing. A resource the spec names that does not exist is a target with `missing`, not an error, so that one
+   * stale name does not keep the step's other targets running.
+   */
   resolve(spec: Spec, ctx: PrimitiveContext): Promise<Target[]>
   read(target: Target, ctx: PrimitiveContext): Promise<TargetState>
   /** Whether a live state is the state a halt leaves. Used for idempotency and for drift detection before restore. */

@@ -36,6 +36,8 @@ export interface TargetReport {
   /** halted: applied and verified now; already-halted: it was halted before this invocation (its first snapshot kept). */
   status: 'halted' | 'already-halted' | 'failed' | 'pending'
   error?: string
+  /** A resource the runbook names that does not exist: failed without being read or changed. */
+  missing?: true
   timings: TargetTimings
 }
 
@@ -118,7 +120,7 @@ export interface PlannedTarget {
   current: TargetState
   currentText: string
   /** What the halt will do to it. */
-  action: 'halt' | 'none (already halted)'
+  action: 'halt' | 'none (already halted)' | 'none (missing)'
   /** Present when the journal already holds it halted under another scope. */
   heldBy?: string[]
 }
