@@ -105,6 +105,12 @@ export interface Primitive<Spec = unknown> {
   verifyHalted(target: Target, ctx: PrimitiveContext): Promise<void>
   restore(target: Target, snapshot: TargetState, ctx: PrimitiveContext): Promise<void>
   verifyRestored(target: Target, snapshot: TargetState, ctx: PrimitiveContext): Promise<void>
+  /**
+   * Who last changed the field a halt sets, when the platform records it (Kubernetes: the `metadata.managedFields`
+   * manager that owns `spec.replicas`, e.g. `keda-operator`); undefined when it cannot tell. Read-only. A hold asks it
+   * when a verified target is found no longer halted, to name who undid the halt.
+   */
+  lastWriter?(target: Target, ctx: PrimitiveContext): Promise<string | undefined>
   /** One line for humans: `reserved=5`, `unreserved`, `on`, `replicas=3`. */
   describe(state: TargetState): string
   estimate(target: Target, state: TargetState): HaltEstimate
