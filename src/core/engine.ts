@@ -102,7 +102,11 @@ export async function verifyWithin(
   try {
     await verify({ ...ctx, signal, pace, pauseDeadline: () => deadline.pause() })
   } catch (error) {
-    if (deadline.signal.aborted && !ctx.signal.aborted) throw new Error(`not observed ${state} within ${timeoutMs} ms (--verify-timeout)`)
+    if (deadline.signal.aborted && !ctx.signal.aborted) {
+      // A primitive may say what it still saw when the time ran out (the pods still there, and why).
+      const stillThere = (error as { stillThere?: unknown } | null)?.stillThere
+      throw new Error(`not observed ${state} within ${timeoutMs} ms (--verify-timeout)${typeof stillThere === 'string' ? `: ${stillThere}` : ''}`)
+    }
     throw error
   } finally {
     deadline.dispose()

@@ -67,20 +67,36 @@ export const ScaleToZeroSpec = z
     namespace: z.string().min(1),
     selector: z.string().min(1).optional().describe('A Kubernetes label selector, like app=agent,tier!=canary.'),
     names: z
-      .array(z.string().regex(/^(deployment|statefulset)\/[a-z0-9.-]+$/, 'name workloads as deployment/NAME or statefulset/NAME'))
+      .array(
+        z
+          .string()
+          .regex(/^(deployment|statefulset|cronjob)\/[a-z0-9.-]+$/, 'name workloads as deployment/NAME, statefulset/NAME or cronjob/NAME'),
+      )
       .min(1)
       .optional(),
-    kinds: z.array(z.enum(['Deployment', 'StatefulSet'])).min(1).default(['Deployment', 'StatefulSet']),
+    kinds: z
+      .array(z.enum(['Deployment', 'StatefulSet', 'CronJob']))
+      .min(1)
+      .optional()
+      .describe('What the selector matches; default Deployment, StatefulSet and CronJob (CronJobs skipped with a warning where they cannot be listed).'),
     gracePeriodSeconds: z
       .number()
       .int()
       .min(0)
       .optional()
       .describe("Delete the workload's pods with this grace period instead of their own terminationGracePeriodSeconds."),
+    reconcilers: z
+      .enum(['pause', 'warn'])
+      .default('pause')
+      .describe('Controllers that would scale a halted workload back up (KEDA, Argo CD, Flux): pause them for the halt, or only warn.'),
+    jobs: z
+      .enum(['keep', 'delete'])
+      .default('keep')
+      .describe("Jobs already running for a suspended CronJob: keep them (named in a warning) or delete them with their pods."),
   })
   .strict()
   .refine((s) => s.selector !== undefined || s.names !== undefined, 'give selector or names')
-  .describe('Scale Deployments and StatefulSets to zero replicas through the scale subresource.')
+  .describe('Scale Deployments and StatefulSets to zero replicas through the scale subresource, suspend CronJobs, and pause the controllers that would undo it.')
 
 /** A step names exactly one primitive and its spec; `name` labels it in reports. */
 export const StepSchema = z

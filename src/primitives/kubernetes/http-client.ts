@@ -5,7 +5,18 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { ApiRequest } from './transport.js'
-import type { KubernetesClient, KubernetesConnector, PodSummary, PodWatchEvent, Workload, WorkloadKind, WorkloadRef } from './client.js'
+import type {
+  ApiResource,
+  KubeObject,
+  KubernetesClient,
+  KubernetesConnector,
+  OwnerRef,
+  PodSummary,
+  PodWatchEvent,
+  Workload,
+  WorkloadKind,
+  WorkloadRef,
+} from './client.js'
 import { loadKubeconfig, type KubeconfigSource, type KubernetesConnection } from './kubeconfig.js'
 import { labelSelectorToQuery, type StructuredLabelSelector } from './label-selector.js'
 import { createTransport } from './transport.js'
@@ -27,8 +38,21 @@ export function connectWithKubeconfig(source: KubeconfigSource): KubernetesConne
 }
 
 /** What the client reads of a Deployment or StatefulSet. */
+/** One `metadata.managedFields[]` entry: which manager owns which fields (`fieldsV1`), and when it last wrote. */
+interface ManagedFieldsEntry {
+  manager?: string
+  time?: string
+  fieldsV1?: { 'f:spec'?: { 'f:replicas'?: unknown } }
+}
+
 interface WorkloadObject {
-  metadata?: { name?: string; namespace?: string; annotations?: Record<string, string> }
+  metadata?: {
+    name?: string
+    namespace?: string
+    labels?: Record<string, string>
+    annotations?: Record<string, string>
+    managedFields?: ManagedFieldsEntry[]
+  }
   spec?: {
     replicas?: number
     selector?: StructuredLabelSelector
@@ -37,9 +61,18 @@ interface WorkloadObject {
   }
 }
 
-/** What the client reads of a Pod: its name and labels, nothing that would grow the cache. */
+/** What the client reads of a Pod: who owns it and whether it still runs, nothing that would grow the cache. */
 interface PodObject {
-  metadata?: { name?: string; labels?: Record<string, string> }
+  metadata?: {
+    name?: string
+    labels?: Record<string, string>
+    ownerReferences?: Array<{ kind?: string; name?: string; controller?: boolean }>
+    deletionTimestamp?: string
+    deletionGracePeriodSeconds?: number
+    finalizers?: string[]
+  }
+  spec?: { nodeName?: string }
+  status?: { phase?: string; reason?: string }
 }
 
 interface ListOf<T> {
@@ -107,6 +140,32 @@ export function createHttpKubernetesClient(connection: KubernetesConnection, env
         { notFoundIsNull: true },
       )
     },
+    async listObjects(resource, namespace, labelSelector, signal) {
+      const list = await json<ListOf<KubeObject>>(
+        `list ${resourceName(resource)} in ${namespace}`,
+        { method: 'GET', path: objectPath(resource, namespace), ...(labelSelector === undefined ? {} : { query: { labelSelector } }), signal },
+        { notFoundIsNull: true },
+      )
+      return list && (list.items ?? [])
+    },
+    async readObject(resource, namespace, name, signal) {
+      return await json<KubeObject>(`read ${resourceName(resource)} ${name} in ${namespace}`, { method: 'GET', path: objectPath(resource, namespace, name), signal }, { notFoundIsNull: true })
+    },
+    async patchObject(resource, namespace, name, patch, signal) {
+      await json(`patch ${resourceName(resource)} ${name} in ${namespace}`, mergePatch(objectPath(resource, namespace, name), patch, signal))
+    },
+    async deleteObject(resource, namespace, name, signal) {
+      await json(
+        `delete ${resourceName(resource)} ${name} in ${namespace}`,
+        {
+          method: 'DELETE',
+          path: objectPath(resource, namespace, name),
+          body: { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Background' },
+          signal,
+        },
+        { notFoundIsNull: true },
+      )
+    },
     async watchPods(namespace, resourceVersion, onEvent, onEnd) {
       const stopped = new AbortController()
       const timeout = AbortSignal.timeout(WATCH_CLIENT_TIMEOUT_MS)
@@ -151,12 +210,42 @@ async function streamWatchEvents(response: IncomingMessage, onEvent: (event: Pod
   deliver(pending)
 }
 
+/** `/api/v1/namespaces/NS/pods`, `/apis/batch/v1/namespaces/NS/cronjobs/NAME`, `/api/v1/nodes/NAME`. */
+function objectPath(resource: ApiResource, namespace: string, name?: string): string {
+  const base = resource.group === '' ? `/api/${resource.version}` : `/apis/${resource.group}/${resource.version}`
+  const scope = resource.clusterScoped ? '' : `/namespaces/${encodeURIComponent(namespace)}`
+  return `${base}${scope}/${resource.plural}${name === undefined ? '' : `/${encodeURIComponent(name)}`}`
+}
+
+function resourceName(resource: ApiResource): string {
+  return resource.group === '' ? resource.plural : `${resource.plural}.${resource.group}`
+}
+
+/** The controlling owner reference; `null` when no controller owns the object. */
+export function controllerOf(references: Array<{ kind?: string; name?: string; controller?: boolean }> | undefined): OwnerRef | null {
+  const owner = references?.find((r) => r.controller === true)
+  return owner?.kind && owner.name ? { kind: owner.kind, name: owner.name } : null
+}
+
+/**
+ * The manager whose managedFields entry owns `spec.replicas`. The API server moves a field to whoever writes it
+ * last, so one entry holds it; should several claim it (an Apply and an Update sharing it), the latest write wins.
+ */
+function replicasManager(entries: ManagedFieldsEntry[] | undefined): string | undefined {
+  const owners = (entries ?? []).filter((e) => e.manager && e.fieldsV1?.['f:spec']?.['f:replicas'] !== undefined)
+  owners.sort((a, b) => (a.time ?? '').localeCompare(b.time ?? ''))
+  return owners.at(-1)?.manager
+}
+
 function toWorkload(kind: WorkloadKind, object: WorkloadObject): Workload {
+  const manager = replicasManager(object.metadata?.managedFields)
   return {
     namespace: object.metadata?.namespace ?? '',
     kind,
     name: object.metadata?.name ?? '',
     podSelector: labelSelectorToQuery(object.spec?.selector),
+    labels: object.metadata?.labels ?? {},
+    ...(manager === undefined ? {} : { replicasManager: manager }),
     annotations: object.metadata?.annotations ?? {},
     terminationGracePeriodSeconds: object.spec?.template?.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_PERIOD_SECONDS,
     podManagementPolicy: kind === 'statefulset' ? (object.spec?.podManagementPolicy === 'Parallel' ? 'Parallel' : 'OrderedReady') : null,
@@ -165,7 +254,15 @@ function toWorkload(kind: WorkloadKind, object: WorkloadObject): Workload {
 }
 
 function toPodSummary(object: PodObject): PodSummary {
-  return { name: object.metadata?.name ?? '', labels: object.metadata?.labels ?? {} }
+  const meta = object.metadata
+  const summary: PodSummary = { name: meta?.name ?? '', labels: meta?.labels ?? {}, owner: controllerOf(meta?.ownerReferences) }
+  if (object.status?.phase !== undefined) summary.phase = object.status.phase
+  if (object.status?.reason !== undefined) summary.reason = object.status.reason
+  if (meta?.deletionTimestamp !== undefined) summary.deletionTimestamp = meta.deletionTimestamp
+  if (meta?.deletionGracePeriodSeconds !== undefined) summary.deletionGracePeriodSeconds = meta.deletionGracePeriodSeconds
+  if (meta?.finalizers?.length) summary.finalizers = meta.finalizers
+  if (object.spec?.nodeName !== undefined) summary.nodeName = object.spec.nodeName
+  return summary
 }
 
 function describeRef(ref: WorkloadRef): string {

@@ -4,7 +4,10 @@
  *
  * Invariants:
  * - It lists every pod of the namespace once, then watches from that list's resourceVersion; each event updates
- *   the set of live pods (name → labels). A pod is live until its DELETED event: a terminating pod still counts.
+ *   the set of pods (name → summary: labels, owner, phase). A pod is in the set until its DELETED event; whether a
+ *   waiter counts it (a terminating pod does, a finished one does not) is the waiter's predicate.
+ * - Predicates may depend on more than the pod (which ReplicaSets a Deployment owns): `reevaluate()` recomputes
+ *   every waiter when that knowledge changes.
  * - Any end of the watch (the server's 30 s timeout, the client giving up on a silent stream after 40 s, an ERROR
  *   event such as 410 Gone) leads to a fresh list, so no change is lost between watches. A watch that fails
  *   outright is retried after a growing delay (0.1 s doubling to 2 s), never in a busy loop.
@@ -14,7 +17,9 @@
  */
 import { delay } from '../../core/wait.js'
 import type { KubernetesClient, PodList, PodSummary, PodWatch } from './client.js'
-import type { LabelPredicate } from './label-selector.js'
+
+/** Whether a pod counts for a waiter. */
+export type PodPredicate = (pod: PodSummary) => boolean
 
 const FIRST_RETRY_MS = 100
 const MAX_RETRY_MS = 2000
@@ -23,14 +28,14 @@ type WatchOutcome = 'ended' | 'failed'
 
 /** A workload waiting for its pods to be gone: the names of its live pods, kept current by every list and event. */
 interface GoneWaiter {
-  matches: LabelPredicate
+  matches: PodPredicate
   remaining: Set<string>
   resolve(): void
   reject(error: unknown): void
 }
 
 export class NamespacePods {
-  private readonly live = new Map<string, Readonly<Record<string, string>>>()
+  private readonly live = new Map<string, PodSummary>()
   private readonly goneWaiters = new Set<GoneWaiter>()
   private readonly syncWaiters = new Set<{ resolve(): void; reject(error: unknown): void }>()
   private readonly stopped = new AbortController()
@@ -54,7 +59,7 @@ export class NamespacePods {
   }
 
   /** Resolves once no live pod matches `matches`; rejects with `signal`'s reason, or the cache's list error. */
-  untilGone(matches: LabelPredicate, signal: AbortSignal): Promise<void> {
+  untilGone(matches: PodPredicate, signal: AbortSignal): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       if (this.failure !== undefined) return reject(this.failure)
       signal.throwIfAborted()
@@ -82,9 +87,24 @@ export class NamespacePods {
   }
 
   /** The names of the live pods `matches` selects, once the cache has listed the namespace. */
-  async podsMatching(matches: LabelPredicate, signal: AbortSignal): Promise<string[]> {
+  async podsMatching(matches: PodPredicate, signal: AbortSignal): Promise<string[]> {
     await this.whenSynced(signal)
     return [...this.namesMatching(matches)]
+  }
+
+  /** The pods `matches` selects now, once the cache has listed the namespace (what a time-out names). */
+  async summariesMatching(matches: PodPredicate, signal: AbortSignal): Promise<PodSummary[]> {
+    await this.whenSynced(signal)
+    return [...this.live.values()].filter(matches)
+  }
+
+  /** Recomputes every waiter's pods: what a predicate depends on besides the pod has changed. */
+  reevaluate(): void {
+    if (!this.synced) return
+    for (const waiter of [...this.goneWaiters]) {
+      waiter.remaining = this.namesMatching(waiter.matches)
+      if (waiter.remaining.size === 0) waiter.resolve()
+    }
   }
 
   /** Stops the watch and every request; pending and later waits reject with `reason`. */
@@ -196,7 +216,7 @@ export class NamespacePods {
 
   private replaceAll(pods: PodSummary[]): void {
     this.live.clear()
-    for (const pod of pods) this.live.set(pod.name, pod.labels)
+    for (const pod of pods) this.live.set(pod.name, pod)
     this.synced = true
     for (const waiter of [...this.goneWaiters]) {
       waiter.remaining = this.namesMatching(waiter.matches)
@@ -208,10 +228,10 @@ export class NamespacePods {
   }
 
   private upsert(pod: PodSummary): void {
-    this.live.set(pod.name, pod.labels)
+    this.live.set(pod.name, pod)
     for (const waiter of [...this.goneWaiters]) {
-      // Labels can change on a MODIFIED pod: it may enter or leave a workload's selector.
-      if (waiter.matches(pod.labels)) waiter.remaining.add(pod.name)
+      // Labels and phase change on a MODIFIED pod: it may enter or leave a workload's selector, or finish.
+      if (waiter.matches(pod)) waiter.remaining.add(pod.name)
       else if (waiter.remaining.delete(pod.name) && waiter.remaining.size === 0) waiter.resolve()
     }
   }
@@ -223,9 +243,9 @@ export class NamespacePods {
     }
   }
 
-  private namesMatching(matches: LabelPredicate): Set<string> {
+  private namesMatching(matches: PodPredicate): Set<string> {
     const names = new Set<string>()
-    for (const [name, labels] of this.live) if (matches(labels)) names.add(name)
+    for (const [name, pod] of this.live) if (matches(pod)) names.add(name)
     return names
   }
 

@@ -104,7 +104,17 @@ current-context: local
         kind: 'StatefulSetList',
         items: [
           {
-            metadata: { name: 'ledger', namespace: 'agents', annotations: { a: 'b' } },
+            metadata: {
+              name: 'ledger',
+              namespace: 'agents',
+              labels: { 'kustomize.toolkit.fluxcd.io/name': 'agents' },
+              annotations: { a: 'b' },
+              // Whoever wrote spec.replicas last owns it: the scale subresource's writer, not the older Apply.
+              managedFields: [
+                { manager: 'kustomize-controller', operation: 'Apply', time: '2026-01-01T00:00:00Z', fieldsV1: { 'f:metadata': {} } },
+                { manager: 'keda-operator', operation: 'Update', subresource: 'scale', time: '2026-01-02T00:00:00Z', fieldsV1: { 'f:spec': { 'f:replicas': {} } } },
+              ],
+            },
             spec: { replicas: 0, selector: { matchLabels: { app: 'ledger' } }, podManagementPolicy: 'Parallel', template: { spec: { terminationGracePeriodSeconds: 5 } } },
           },
           { metadata: { name: 'bare', namespace: 'agents' }, spec: { selector: { matchLabels: { app: 'bare' } } } },
@@ -112,8 +122,19 @@ current-context: local
       })
 
     expect(await client.listWorkloads('agents', 'statefulset', 'class=refund,tier in (a,b)', signal)).toEqual([
-      { namespace: 'agents', kind: 'statefulset', name: 'ledger', podSelector: 'app=ledger', annotations: { a: 'b' }, terminationGracePeriodSeconds: 5, podManagementPolicy: 'Parallel', replicas: 0 },
-      { namespace: 'agents', kind: 'statefulset', name: 'bare', podSelector: 'app=bare', annotations: {}, terminationGracePeriodSeconds: 30, podManagementPolicy: 'OrderedReady', replicas: null },
+      {
+        namespace: 'agents',
+        kind: 'statefulset',
+        name: 'ledger',
+        podSelector: 'app=ledger',
+        labels: { 'kustomize.toolkit.fluxcd.io/name': 'agents' },
+        replicasManager: 'keda-operator',
+        annotations: { a: 'b' },
+        terminationGracePeriodSeconds: 5,
+        podManagementPolicy: 'Parallel',
+        replicas: 0,
+      },
+      { namespace: 'agents', kind: 'statefulset', name: 'bare', podSelector: 'app=bare', labels: {}, annotations: {}, terminationGracePeriodSeconds: 30, podManagementPolicy: 'OrderedReady', replicas: null },
     ])
     expect(recorded[0]).toMatchObject({ method: 'GET', path: '/proxy/apis/apps/v1/namespaces/agents/statefulsets', query: { labelSelector: 'class=refund,tier in (a,b)' } })
   })
@@ -143,8 +164,8 @@ current-context: local
 
     expect(await client.listPods('agents', signal)).toEqual({
       pods: [
-        { name: 'p-1', labels: { app: 'refund' } },
-        { name: 'p-2', labels: {} },
+        { name: 'p-1', labels: { app: 'refund' }, owner: null, nodeName: 'n-1' },
+        { name: 'p-2', labels: {}, owner: null },
       ],
       resourceVersion: '42',
     })
@@ -185,8 +206,13 @@ current-context: local
     })
 
     expect(await ended).toBe('closed by server')
-    const refund = { name: 'p-1', labels: { app: 'refund' } }
-    expect(events).toEqual([{ type: 'MODIFIED', pod: refund }, { type: 'DELETED', pod: refund }, { type: 'BOOKMARK' }, { type: 'ERROR' }])
+    const refund = { name: 'p-1', labels: { app: 'refund' }, owner: null }
+    expect(events).toEqual([
+      { type: 'MODIFIED', pod: { ...refund, deletionTimestamp: '2024-01-01T00:00:00Z' } },
+      { type: 'DELETED', pod: refund },
+      { type: 'BOOKMARK' },
+      { type: 'ERROR' },
+    ])
     expect(recorded[0]).toMatchObject({
       method: 'GET',
       path: '/proxy/api/v1/namespaces/agents/pods',
@@ -210,7 +236,7 @@ current-context: local
     }, end)
 
     expect(await ended).toMatchObject({ name: 'AbortError' })
-    expect(events).toEqual([{ type: 'ADDED', pod: { name: 'p-1', labels: {} } }])
+    expect(events).toEqual([{ type: 'ADDED', pod: { name: 'p-1', labels: {}, owner: null } }])
   })
 
   it('rejects with the signal reason when the operation aborts mid-request', async () => {

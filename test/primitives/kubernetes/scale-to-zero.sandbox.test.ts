@@ -105,7 +105,7 @@ describe('scaleToZero against the sandbox', () => {
     expect(error).toBeInstanceOf(PrimitiveError)
     expect((error as PrimitiveError).code).toBe('SelectorMatchedNothing')
     expect((error as PrimitiveError).message).toBe(
-      'selector class=nobody matched no Deployment or StatefulSet in namespace agents (context killswitch-sandbox)',
+      'selector class=nobody matched no Deployment, StatefulSet or CronJob in namespace agents (context killswitch-sandbox)',
     )
   })
 })

@@ -54,8 +54,11 @@ describe('scaleToZero resolve', () => {
     })
     // The list already says each workload's replica count: the halt takes it as the snapshot without a read.
     expect(targets.map((t) => t.observed)).toEqual([{ replicas: 3 }, { replicas: 2 }])
-    expect(cluster.calls).toEqual(['list deployment agents class=refund', 'list statefulset agents class=refund'])
-    expect(ctx.paced.get('kubernetes:prod-eu')).toBe(2)
+    // The kinds of the selector (CronJobs too), then, side by side, what could undo the halt (KEDA, HPAs), the
+    // namespace's ReplicaSets (whose pods are whose) and its pods (which matching pods no target owns).
+    expect(cluster.calls.slice(0, 3)).toEqual(['list deployment agents class=refund', 'list statefulset agents class=refund', 'list cronjobs agents class=refund'])
+    expect([...cluster.calls.slice(3)].sort()).toEqual(['list horizontalpodautoscalers agents', 'list replicasets agents', 'list scaledobjects agents', 'list-pods agents'])
+    expect(ctx.paced.get('kubernetes:prod-eu')).toBe(7)
   })
 
   it('lists only the kinds the step asks for', async () => {
@@ -95,16 +98,28 @@ describe('scaleToZero resolve', () => {
     expect(error.message).toContain('context prod-eu')
   })
 
-  it('fails with WorkloadNotFound listing every named workload that does not exist', async () => {
+  it('returns a named workload that does not exist as a missing target, beside the ones that do', async () => {
     const { cluster, primitive } = setup()
     cluster.add({ kind: 'deployment', name: 'refund-api', replicas: 3 })
 
-    const error = await rejection(
-      primitive.resolve(spec({ names: ['deployment/refund-api', 'deployment/gone', 'statefulset/also-gone'] }), testContext()),
-    )
+    const targets = await primitive.resolve(spec({ names: ['deployment/refund-api', 'deployment/gone', 'statefulset/also-gone'] }), testContext())
 
-    expect(error.code).toBe('WorkloadNotFound')
-    expect(error.message).toContain('deployment/gone, statefulset/also-gone')
+    expect(targets.map((t) => [t.id, t.missing?.code])).toEqual([
+      ['k8s:prod-eu:agents:deployment/refund-api', undefined],
+      ['k8s:prod-eu:agents:deployment/gone', 'WorkloadNotFound'],
+      ['k8s:prod-eu:agents:statefulset/also-gone', 'WorkloadNotFound'],
+    ])
+    expect(targets[1]!.missing!.message).toBe('deployment/gone does not exist in namespace agents (context prod-eu)')
+  })
+
+  it('refuses a namespace or name that is not a Kubernetes name, before any request', async () => {
+    const { cluster, primitive } = setup()
+    const escape = await rejection(primitive.resolve(spec({ namespace: '..', names: ['deployment/refund-api'] }), testContext()))
+    expect(escape.code).toBe('KubernetesNameInvalid')
+    expect(escape.message).toContain('".."')
+    const dots = await rejection(primitive.resolve(spec({ names: ['deployment/..'] }), testContext()))
+    expect(dots.code).toBe('KubernetesNameInvalid')
+    expect(cluster.calls).toEqual([])
   })
 })
 
@@ -130,7 +145,7 @@ describe('scaleToZero halt', () => {
     expect(primitive.sameState({ replicas: 3 }, { replicas: 2 })).toBe(false)
   })
 
-  it('records the prior count as an annotation, then scales to zero: two paced requests and nothing else', async () => {
+  it('scales to zero, then records the prior count as an annotation: two paced requests and nothing else', async () => {
     const s = setup()
     const workload = s.cluster.add({ kind: 'deployment', name: 'refund-api', replicas: 3 })
     const { primitive, target, cluster } = await resolved(s)
@@ -138,9 +153,10 @@ describe('scaleToZero halt', () => {
 
     await primitive.apply(target, { replicas: 3 }, ctx)
 
+    // The scale first: an identity that may patch only deployments/scale still halts.
     expect(cluster.calls).toEqual([
-      `patch-annotations deployment/refund-api {"${REPLICAS_BEFORE_ANNOTATION}":"3"}`,
       'patch-scale deployment/refund-api 0',
+      `patch-annotations deployment/refund-api {"${REPLICAS_BEFORE_ANNOTATION}":"3"}`,
     ])
     expect(ctx.paced.get('kubernetes:prod-eu')).toBe(2)
     expect(cluster.replicas(workload)).toBe(0)
