@@ -1,5 +1,5 @@
 import { appendFile, mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it, vi } from 'vitest'
 import { isAuthorized } from '../../src/core/authority.js'
@@ -67,6 +67,24 @@ describe('lock', () => {
     expect(lock.tookOverFrom?.command).toBe('halt')
     expect(JSON.parse(await readFile(join(dir, 'lock'), 'utf8')).pid).toBe(process.pid)
     await lock.release()
+  })
+
+  it('waits for a brief holder (a hold appending to the journal) instead of refusing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'))
+    const brief = await acquireLock(dir, 'hold --scope global (journaling a reversion)', { brief: true })
+    setTimeout(() => void brief.release(), 50)
+    const started = Date.now()
+    const lock = await acquireLock(dir, 'restore --scope global')
+    expect(Date.now() - started).toBeGreaterThanOrEqual(40)
+    expect(lock.tookOverFrom).toBeUndefined()
+    await lock.release()
+  })
+
+  it('waits for a lock file that was just created and is not written yet, instead of taking it over', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lock-'))
+    await appendFile(join(dir, 'lock'), '')
+    setTimeout(() => void appendFile(join(dir, 'lock'), JSON.stringify({ pid: process.pid, host: hostname(), user: 'x', command: 'halt --scope global', since: at })), 30)
+    await expect(acquireLock(dir, 'restore --scope global')).rejects.toThrow(/"halt --scope global"/)
   })
 })
 
