@@ -34,7 +34,7 @@ export interface InvocationInput {
   trigger: Trigger
 }
 
-export function newInvocationId(prefix: 'h' | 'r' | 'd'): string {
+export function newInvocationId(prefix: 'h' | 'r' | 'd' | 'g'): string {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')
   return `${prefix}-${stamp}-${randomBytes(3).toString('hex')}`
 }
