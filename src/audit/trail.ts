@@ -12,7 +12,8 @@ export const GENESIS = `sha256:${'0'.repeat(64)}`
 
 /** What an invocation records; the trail adds seq, at, prev and hash. */
 export interface AuditEntry {
-  event: 'halt' | 'halt-started' | 'restore' | 'drill' | 'refused'
+  /** `hold` ends a halt's hold, `guard-started`/`guard` bracket a guard, `reversion` is one undone halt re-applied (or not). */
+  event: 'halt' | 'halt-started' | 'restore' | 'drill' | 'refused' | 'hold' | 'guard-started' | 'guard' | 'reversion'
   invocation: string
   invoker: { arn: string | null; account: string | null; osUser: string; host: string }
   trigger: 'human' | 'automated' | 'scheduled' | 'ci'

@@ -2,7 +2,7 @@
  * The one exit-code table. Every command's exit code is computed here from its report; `--help` and
  * docs/exit-codes.md show this table.
  */
-import type { HaltReport, RestoreReport } from '../core/report.js'
+import type { GuardReport, HaltReport, RestoreReport } from '../core/report.js'
 
 export const EXIT = {
   /** Halted within the SLO; restored; drill passed; runbook valid; audit trail intact. */
@@ -11,7 +11,7 @@ export const EXIT = {
   SLO_BREACHED: 1,
   /** Some or all targets failed (partial or failed); the audit trail was tampered with; an unexpected error. */
   FAILED: 2,
-  /** Usage or runbook error: bad flags, invalid runbook, unknown scope, a selector that matched nothing. */
+  /** Usage or runbook error: bad flags, invalid runbook, unknown scope, a selector that matched nothing, nothing halted to guard. */
   USAGE: 3,
   /** Refused: caller outside the authority, state locked by another operator, confirmation declined, restore drift without --force. */
   REFUSED: 4,
@@ -24,8 +24,10 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT]
 export const EXIT_TABLE = `EXIT CODES
   0  ok: halted within the SLO, restored, drill passed, runbook valid, audit trail intact
   1  halted, but the time-to-halt breached the SLO (drill: SLO breached)
-  2  partial or failed: some targets were not halted or restored; audit trail tampered; unexpected error
-  3  usage or runbook error: fix the flags or the runbook (the message says what and where)
+  2  partial or failed: some targets were not halted or restored (or were undone during a hold and could not be
+     halted again); audit trail tampered; unexpected error
+  3  usage or runbook error: fix the flags or the runbook (the message says what and where); guard: nothing is
+     halted under the scope
   4  refused: caller outside the runbook's authority, state locked, confirmation declined, or restore drift without --force
   5  drill: a target did not come back exactly to its snapshot`
 
@@ -62,6 +64,19 @@ export function drillExitCode(report: { verdict: string }): ExitCode {
       return EXIT.SLO_BREACHED
     case 'restore-mismatch':
       return EXIT.RESTORE_MISMATCH
+    case 'refused':
+      return EXIT.REFUSED
+    default:
+      return EXIT.FAILED
+  }
+}
+
+export function guardExitCode(report: GuardReport): ExitCode {
+  switch (report.status) {
+    case 'held':
+      return EXIT.OK
+    case 'nothing-to-guard':
+      return EXIT.USAGE
     case 'refused':
       return EXIT.REFUSED
     default:

@@ -64,6 +64,20 @@ export class Progress {
         }
         break
       }
+      case 'hold':
+        if (event.state === 'started') {
+          this.line(`${seconds(event.atMs)}  holding ${event.targets} target(s) ${event.requestedMs === null ? 'until restore' : `for ${seconds(event.requestedMs)}`}, read back every ${seconds(event.intervalMs)} (Ctrl-C ends the hold)`)
+        } else {
+          this.line(`${seconds(event.atMs)}  hold ended (${event.ended}): ${event.reversions} reversion(s)`)
+        }
+        break
+      case 'reversion': {
+        const by = event.by ? ` by ${event.by}` : ''
+        if (event.state === 'reverted') this.line(`${seconds(event.atMs)}  ↺ ${event.label} was undone${by} (found ${event.live}); re-applying`)
+        else if (event.state === 're-halted') this.line(`${seconds(event.atMs)}  ✔ ${event.label} halted again`)
+        else this.line(`${seconds(event.atMs)}  ✗ ${event.label} could NOT be halted again: ${event.error ?? 'failed'}`)
+        break
+      }
       case 'warning':
         this.line(`warning: ${event.message}`)
         break

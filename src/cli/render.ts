@@ -3,7 +3,7 @@
  * and prompts go to stderr (src/cli/progress.ts); stdout carries only the result.
  */
 import type { TrailVerdict } from '../audit/trail.js'
-import type { HaltReport, PlanReport, RestoreReport } from '../core/report.js'
+import type { GuardReport, HaltReport, HoldSummary, PlanReport, RestoreReport, Reversion } from '../core/report.js'
 import type { DrillReport } from '../core/drill.js'
 import type { StatusReport } from '../core/status.js'
 import type { DescribedError } from './errors.js'
@@ -68,7 +68,41 @@ export function renderHalt(r: HaltReport): string {
     lines.push(table(rows))
     for (const t of targets.filter((x) => x.error)) lines.push(`  ✗ ${t.id}: ${t.error}`)
   }
+  if (r.hold) lines.push('', ...renderHold(r.hold, r.reversions ?? []))
   lines.push('', `restore with: killswitch restore --runbook ${r.runbook.path} --scope ${r.scope} --reason "..."`)
+  return lines.join('\n') + '\n'
+}
+
+function renderHold(hold: HoldSummary, reversions: Reversion[]): string[] {
+  const ended = { elapsed: 'its time was up', restored: 'a restore took its targets back', interrupted: 'it was interrupted' }[hold.ended]
+  const lines = [
+    `hold: ${hold.targets} target(s) read back every ${seconds(hold.intervalMs)} for ${hold.requestedMs === null ? 'ever' : seconds(hold.requestedMs)}; ended after ${seconds(hold.endedMs - hold.startedMs)} because ${ended}; ${reversions.length} reversion(s)`,
+  ]
+  if (reversions.length === 0) return lines
+  const rows = [['  undone', 'at', 'found', 'by', 'now']]
+  for (const v of reversions) {
+    const now = { 're-halted': `re-halted at ${seconds(v.rehaltedMs)}`, 'not-halted': `NOT HALTED (${v.attempts} attempt(s))`, released: 'released by a restore' }[v.outcome]
+    rows.push([`  ${v.label}`, seconds(v.atMs), v.liveText, v.by ?? 'unknown', now])
+  }
+  lines.push(table(rows))
+  for (const v of reversions.filter((x) => x.outcome === 'not-halted' && x.error)) lines.push(`  ✗ ${v.targetId}: ${v.error}`)
+  return lines
+}
+
+export function renderGuard(r: GuardReport): string {
+  if (r.status === 'nothing-to-guard') return `${r.refusal}\n`
+  if (r.status === 'refused') return `REFUSED: guard ${r.scope} (${r.guardId})\n${r.refusal}\n`
+  const failed = r.targets.filter((t) => t.status === 'failed')
+  const verdict =
+    r.status === 'held'
+      ? `HELD ${r.scope}: every target was kept halted (${r.reversions.length} reversion(s) re-applied)`
+      : `${r.status.toUpperCase()}: guard ${r.scope} — ${failed.length} target(s) were undone and are NOT HALTED`
+  const lines = [verdict, `guard id ${r.guardId} · runbook ${r.runbook.name} · by ${r.invoker.arn ?? 'unknown caller'} (${r.invoker.osUser}) · reason: ${r.reason}`, '']
+  if (r.hold) lines.push(...renderHold(r.hold, r.reversions), '')
+  const rows = [['target', 'status', 'reversions']]
+  for (const t of r.targets) rows.push([t.label, t.status === 'released' ? 'released (restored)' : t.status, String(t.reversions)])
+  lines.push(table(rows))
+  for (const t of failed) lines.push(`✗ ${t.id}: ${t.error}`)
   return lines.join('\n') + '\n'
 }
 
@@ -112,11 +146,18 @@ export function renderStatus(s: StatusReport): string {
   const lines = [`halted scopes: ${s.scopes.join(', ')} (${s.targets.length} target(s), state in ${s.stateDir})`, '']
   const rows = [['target', 'held by', 'snapshot', 'verified', 'live']]
   for (const t of s.targets) {
-    rows.push([t.label, t.holds.join(','), JSON.stringify(t.snapshot), t.verified ? 'yes' : 'no', t.live ? `${t.live.text}${t.live.halted === false ? ' (NOT HALTED)' : ''}` : '(no runbook)'])
+    rows.push([t.label, t.holds.join(','), JSON.stringify(t.snapshot), t.verified ? 'yes' : 'no', statusLive(t)])
   }
   lines.push(table(rows))
   for (const u of s.unfinished) lines.push(`unfinished ${u.action} ${u.scope} (${u.invocation}, ${u.at}): run the same command again to resume`)
   return lines.join('\n') + '\n'
+}
+
+/** The live column: the live state when read, else what the journal last knew of a reversion. */
+function statusLive(t: StatusReport['targets'][number]): string {
+  if (t.live) return `${t.live.text}${t.live.halted === false ? ` (NOT HALTED${t.live.by ? `, last changed by ${t.live.by}` : ''})` : ''}`
+  if (t.reverted) return `NOT HALTED: found ${t.reverted.liveText} at ${t.reverted.at}${t.reverted.by ? `, changed by ${t.reverted.by}` : ''} (journal)`
+  return '(no runbook)'
 }
 
 export function renderTrail(v: TrailVerdict): string {

@@ -29,6 +29,7 @@ import {
   type InvocationInput,
   type ResolvedStep,
 } from './engine.js'
+import { holdAfterHalt, type HoldOptions } from './hold.js'
 import { Pacer, PRIORITY } from './pacing.js'
 import type { Target, TargetState } from './primitive.js'
 import { REPORT_SCHEMA_VERSION, type HaltReport, type StepReport, type TargetReport } from './report.js'
@@ -43,6 +44,8 @@ export interface HaltInput extends InvocationInput {
   confirm?: (summary: HaltSummary) => Promise<boolean>
   /** Audit event name: a drill records its halt as part of the drill. */
   auditEvent?: 'halt'
+  /** Keep the verified targets halted for a while after the last verification (src/core/hold.ts); none by default. */
+  hold?: HoldOptions
 }
 
 export interface HaltSummary {
@@ -213,6 +216,9 @@ export async function halt(input: HaltInput, ports: EnginePorts): Promise<HaltRe
     }
     await Promise.all(notifications)
   }
+  // Reached only by a halt that ran (a refusal returns above): it is over, journaled, audited and announced, and the
+  // lock is released, so a restore may run during the hold.
+  if (input.hold) await holdAfterHalt(report, { ...input, hold: input.hold }, ports, warn)
   return report
 }
 

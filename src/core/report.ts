@@ -39,6 +39,8 @@ export interface TargetReport {
   /** A resource the runbook names that does not exist: failed without being read or changed. */
   missing?: true
   timings: TargetTimings
+  /** With a hold: how many times it was found no longer halted (each one is in the report's `reversions`). */
+  reversions?: number
 }
 
 export interface StepReport {
@@ -73,6 +75,81 @@ export interface HaltReport {
   breakdown: { startupMs: number; resolveMs: number; confirmMs: number; applyMs: number; verifyMs: number }
   steps: StepReport[]
   targets: TargetReport[]
+  refusal?: string
+  warnings: string[]
+  /** Present with `--hold`: how the hold after the last verification went. */
+  hold?: HoldSummary
+  /** Present with `--hold`: every time a verified target was found no longer halted, in the order seen. */
+  reversions?: Reversion[]
+}
+
+/** Why a hold ended. */
+export type HoldEnd = 'elapsed' | 'restored' | 'interrupted'
+
+export interface HoldSummary {
+  /** How long the hold was asked to last; null for `forever` (until restore or interrupt). */
+  requestedMs: number | null
+  /** Pause between two rounds of read-backs of every held target. */
+  intervalMs: number
+  startedMs: number
+  endedMs: number
+  ended: HoldEnd
+  /** Rounds of read-backs done. */
+  rounds: number
+  /** Targets held (every target this halt verified, or that the journal holds under the scope for a guard). */
+  targets: number
+}
+
+/**
+ * A held target found no longer halted. `outcome` is where it stands at the end: re-halted (applied and verified
+ * again), not-halted (every re-application failed; the target counts as failed), or released (a restore of the
+ * scope took it back before it was re-applied).
+ */
+export interface Reversion {
+  targetId: string
+  kind: PrimitiveKind
+  label: string
+  step: number
+  /** When the hold saw it (ms since process start) and the wall-clock time. */
+  atMs: number
+  at: string
+  live: TargetState
+  liveText: string
+  /** Who last changed the halted field (the primitive's lastWriter, e.g. a Kubernetes field manager); null when unknown. */
+  by: string | null
+  outcome: 're-halted' | 'not-halted' | 'released'
+  /** Re-applications tried (a failed one is retried every round). */
+  attempts: number
+  rehaltedMs?: number
+  error?: string
+}
+
+export interface GuardTargetReport {
+  id: string
+  kind: PrimitiveKind
+  label: string
+  step: number
+  /** halted: halted when last read; failed: not halted and could not be re-halted; released: restored, the guard let go. */
+  status: 'halted' | 'failed' | 'released'
+  reversions: number
+  error?: string
+}
+
+export type GuardStatus = 'held' | 'partial' | 'failed' | 'nothing-to-guard' | 'refused'
+
+export interface GuardReport {
+  schemaVersion: typeof REPORT_SCHEMA_VERSION
+  kind: 'guard'
+  guardId: string
+  status: GuardStatus
+  scope: string
+  reason: string
+  trigger: Trigger
+  invoker: Invoker
+  runbook: { name: string; path: string; digest: string }
+  hold: HoldSummary | null
+  targets: GuardTargetReport[]
+  reversions: Reversion[]
   refusal?: string
   warnings: string[]
 }
@@ -144,6 +221,11 @@ export interface PlanReport {
 
 export type EngineEvent =
   | { type: 'phase'; phase: 'identity' | 'resolve' | 'confirm' | 'apply' | 'verify' | 'restore' | 'done'; atMs: number }
+  /** The hold begins (after the halt's last verification) or ends; from `started` on, interrupting ends the hold. */
+  | { type: 'hold'; state: 'started'; targets: number; requestedMs: number | null; intervalMs: number; atMs: number }
+  | { type: 'hold'; state: 'ended'; ended: HoldEnd; reversions: number; atMs: number }
+  /** A held target found no longer halted, then re-halted, or not (error says why). */
+  | { type: 'reversion'; state: 'reverted' | 're-halted' | 'not-halted'; step: number; id: string; label: string; live: string; by: string | null; atMs: number; error?: string }
   | { type: 'step'; index: number; name: string; kind: PrimitiveKind; targets: number; atMs: number }
   | {
       type: 'target'

@@ -1,6 +1,8 @@
 /**
  * status: what is halted now, from the journal, and (given a runbook for credentials) what each target's live
- * state is, so an operator sees at once whether anything was changed behind the journal's back.
+ * state is, so an operator sees at once whether anything was changed behind the journal's back. A target is shown
+ * NOT HALTED when its live state is not halted, or (without live state) when a hold's last record of it is a
+ * reversion not halted again; either way with who changed it, when that is known.
  */
 import { Journal } from '../journal/journal.js'
 import { PrimitiveSet, primitiveContext, errorMessage, type EnginePorts } from './engine.js'
@@ -19,8 +21,13 @@ export interface StatusTarget {
   applied: boolean
   verified: boolean
   lastError?: string
-  /** Absent without a runbook (journal only). */
-  live?: { state: TargetState | null; text: string; halted: boolean | null; error?: string }
+  /** A hold's last record of it: undone (found `liveText`, last written by `by`) and not verified halted since. */
+  reverted?: { at: string; liveText: string; by: string | null; invocation: string }
+  /**
+   * Absent without a runbook (journal only). `by`: when the live state is not halted, who last changed it (the
+   * primitive's lastWriter; null when it cannot tell).
+   */
+  live?: { state: TargetState | null; text: string; halted: boolean | null; by?: string | null; error?: string }
 }
 
 export interface StatusReport {
@@ -54,12 +61,15 @@ export async function readStatus(ports: EnginePorts, live: boolean): Promise<Sta
           applied: e.applied,
           verified: e.verified,
           ...(e.lastError ? { lastError: e.lastError } : {}),
+          ...(e.reverted ? { reverted: { at: e.reverted.at, liveText: e.reverted.liveText, by: e.reverted.by, invocation: e.reverted.invocation } } : {}),
         }
         if (live) {
           try {
             const primitive = await primitives.get(e.target.kind)
             const current = await primitive.read(e.target, ctx)
-            t.live = { state: current, text: primitive.describe(current), halted: primitive.isHalted(current) }
+            const halted = primitive.isHalted(current)
+            t.live = { state: current, text: primitive.describe(current), halted }
+            if (!halted) t.live.by = (await primitive.lastWriter?.(e.target, ctx).catch(() => undefined)) ?? null
           } catch (error) {
             t.live = { state: null, text: 'unreadable', halted: null, error: errorMessage(error) }
           }

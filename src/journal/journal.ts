@@ -18,6 +18,8 @@ export type JournalRecord =
   | { type: 'applied'; invocation: string; targetId: string; at: string }
   | { type: 'verified'; invocation: string; targetId: string; at: string }
   | { type: 'failed'; invocation: string; targetId: string; error: string; at: string }
+  /** A hold found a verified target no longer halted; `by` is who last changed it, null when unknown. */
+  | { type: 'reverted'; invocation: string; targetId: string; live: TargetState; liveText: string; by: string | null; at: string }
   | { type: 'released'; invocation: string; scope: string; targetId: string; at: string }
   | { type: 'restored'; invocation: string; targetId: string; at: string }
   | { type: 'end'; invocation: string; status: string; at: string }
@@ -35,6 +37,8 @@ export interface JournalEntry {
   applied: boolean
   verified: boolean
   lastError?: string
+  /** Set when a hold last saw the target no longer halted and has not verified it halted since. */
+  reverted?: { invocation: string; at: string; live: TargetState; liveText: string; by: string | null }
 }
 
 export interface JournalState {
@@ -96,6 +100,15 @@ export function replay(records: JournalRecord[]): Omit<JournalState, 'tornTail'>
         if (entry) {
           entry.verified = true
           delete entry.lastError
+          delete entry.reverted
+        }
+        break
+      }
+      case 'reverted': {
+        const entry = entries.get(r.targetId)
+        if (entry) {
+          entry.verified = false
+          entry.reverted = { invocation: r.invocation, at: r.at, live: r.live, liveText: r.liveText, by: r.by }
         }
         break
       }

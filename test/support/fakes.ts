@@ -20,9 +20,49 @@ export class FakePlatform {
   neverSettles = new Set<string>()
   /** When set, every mutation and every read-back is paced in this one bucket (as IAM's puts and reads are). */
   sharedBucket: RateBucket | undefined
+  /**
+   * Targets that something outside puts back after a halt: `afterMs` after each of the first `times` applies (every
+   * apply when absent), `value` is written by `by`.
+   */
+  springBack = new Map<string, { afterMs: number; value: number; by: string; times?: number }>()
+  /** Targets whose first apply succeeds and every later one is refused (a re-application fails). */
+  failReapply = new Set<string>()
+  /** Who last wrote each target's value: `killswitch` for the fake's own applies. */
+  readonly writers = new Map<string, string>()
+  private readonly applies = new Map<string, number>()
+  private readonly timers = new Set<NodeJS.Timeout>()
 
   constructor(initial: Record<string, number>) {
     for (const [k, v] of Object.entries(initial)) this.values.set(k, v)
+  }
+
+  /** Records a halt of `name` (and schedules its spring-back); returns how many applies it has had. */
+  halted(name: string): number {
+    const count = (this.applies.get(name) ?? 0) + 1
+    this.applies.set(name, count)
+    this.values.set(name, 0)
+    this.writers.set(name, 'killswitch')
+    const back = this.springBack.get(name)
+    if (back && (back.times === undefined || count <= back.times)) {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer)
+        this.values.set(name, back.value)
+        this.writers.set(name, back.by)
+        this.mutations.push(`${back.by} set ${name}=${back.value}`)
+      }, back.afterMs)
+      this.timers.add(timer)
+    }
+    return count
+  }
+
+  appliesOf(name: string): number {
+    return this.applies.get(name) ?? 0
+  }
+
+  /** Cancels pending spring-backs, so a test leaves no timer behind. */
+  stop(): void {
+    for (const timer of this.timers) clearTimeout(timer)
+    this.timers.clear()
   }
 }
 
@@ -55,8 +95,9 @@ export function fakePrimitive(kind: PrimitiveKind, platform: FakePlatform): Prim
     async apply(t, _before, ctx: PrimitiveContext) {
       await ctx.pace(platform.sharedBucket ?? { key: `fake:${kind}`, ratePerSecond: 1000 })
       if (platform.failApply.has(key(t))) throw new Error(`apply refused for ${key(t)}`)
+      if (platform.failReapply.has(key(t)) && platform.appliesOf(key(t)) > 0) throw new Error(`apply refused for ${key(t)} (quota exceeded)`)
       platform.mutations.push(`halt ${key(t)}`)
-      platform.values.set(key(t), 0)
+      platform.halted(key(t))
     },
     async verifyHalted(t, ctx) {
       const observe = async () => {
@@ -71,6 +112,9 @@ export function fakePrimitive(kind: PrimitiveKind, platform: FakePlatform): Prim
     },
     async verifyRestored(t, snapshot, ctx) {
       await pollUntil(async () => platform.values.get(key(t)) === snapshot.value, { signal: ctx.signal, intervalMs: 5 })
+    },
+    async lastWriter(t) {
+      return platform.writers.get(key(t))
     },
     describe: (s) => (s.value === 0 ? 'off' : `value=${String(s.value)}`),
     estimate: () => ({ calls: [{ key: `fake:${kind}`, ratePerSecond: 10 }], settleMs: 0 }),
