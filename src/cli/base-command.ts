@@ -8,7 +8,7 @@ import * as Flags from '@oclif/core/flags'
 import type * as Interfaces from '@oclif/core/interfaces'
 import { createInterface } from 'node:readline/promises'
 import { resolve } from 'node:path'
-import type { Trigger } from '../core/report.js'
+import type { EngineEvent, Trigger } from '../core/report.js'
 import { describeError, UsageError } from './errors.js'
 import { EXIT, EXIT_TABLE } from './exit-codes.js'
 import { envelope } from './render.js'
@@ -39,6 +39,11 @@ export const verifyTimeoutFlag = Flags.string({
   description: 'Give up verifying a target after this long (e.g. 120s). Time its read-backs wait for their turn under a rate limit does not count.',
   env: 'KILLSWITCH_VERIFY_TIMEOUT',
   default: '120s',
+})
+export const holdIntervalFlag = Flags.string({
+  description: 'During a hold, the pause between two rounds of read-backs of every held target (each read paced in its platform\'s rate limit).',
+  env: 'KILLSWITCH_HOLD_INTERVAL',
+  default: '2s',
 })
 export const yesFlag = Flags.boolean({
   char: 'y',
@@ -96,6 +101,35 @@ export abstract class KillswitchCommand extends Command {
    */
   protected surviveHangup(): void {
     process.on('SIGHUP', ignoreHangup)
+  }
+
+  /**
+   * A hold (halt --hold, guard) ends on the first Ctrl-C or SIGTERM, and the command prints its report; a second one
+   * stops the process at once. Armed when the core says the hold started (or by `arm()`): before that, an interrupt
+   * stops a halt as it always did, and the journal lets it resume.
+   */
+  protected interruptibleHold(emit: (e: EngineEvent) => void): { signal: AbortSignal; arm(): void; emit(e: EngineEvent): void } {
+    const controller = new AbortController()
+    let armed = false
+    const end = () => {
+      process.off('SIGINT', end)
+      process.off('SIGTERM', end)
+      controller.abort(new Error('interrupted'))
+    }
+    const arm = () => {
+      if (armed) return
+      armed = true
+      process.once('SIGINT', end)
+      process.once('SIGTERM', end)
+    }
+    return {
+      signal: controller.signal,
+      arm,
+      emit(e) {
+        if (e.type === 'hold' && e.state === 'started') arm()
+        emit(e)
+      },
+    }
   }
 
   protected trigger(flag: string | undefined): Trigger {

@@ -1,7 +1,8 @@
 import * as Flags from '@oclif/core/flags'
 import { halt } from '../core/halt.js'
+import { parseHoldDuration, parseHoldInterval } from '../core/hold.js'
 import { durationMs } from '../core/scope.js'
-import { KillswitchCommand, runbookFlag, scopeFlag, triggerFlag, verifyTimeoutFlag, yesFlag, EXIT_TABLE } from '../cli/base-command.js'
+import { KillswitchCommand, holdIntervalFlag, runbookFlag, scopeFlag, triggerFlag, verifyTimeoutFlag, yesFlag, EXIT_TABLE } from '../cli/base-command.js'
 import { haltExitCode } from '../cli/exit-codes.js'
 import { prepare } from '../cli/invocation.js'
 import { Progress } from '../cli/progress.js'
@@ -13,6 +14,7 @@ export default class Halt extends KillswitchCommand {
   static override examples = [
     '<%= config.bin %> halt --runbook runbooks/agents-prod.yaml --scope class=refund --reason "INC-4411 refund loop"',
     '<%= config.bin %> halt -r runbooks/agents-prod.yaml -s global --yes --json',
+    '<%= config.bin %> halt -r runbooks/agents-prod.yaml -s class=refund --reason "INC-4411" --hold 10m',
   ]
   static override flags = {
     runbook: runbookFlag,
@@ -25,13 +27,21 @@ export default class Halt extends KillswitchCommand {
       description: 'Halt even though the caller is outside the runbook\'s authority. Loudly audited and announced.',
       env: 'KILLSWITCH_OVERRIDE_AUTHORITY',
     }),
+    hold: Flags.string({
+      description:
+        'After the last verification, keep the halt in force this long (30s, 10m, 1h, or forever: until a restore of the scope): every target is read back each --hold-interval, and one that was undone is re-applied, verified and reported with who undid it. Ctrl-C ends the hold. Default: no hold.',
+      env: 'KILLSWITCH_HOLD',
+    }),
+    'hold-interval': holdIntervalFlag,
   }
 
   async run(): Promise<void> {
     this.surviveHangup()
     const { flags } = await this.parse(Halt)
     const progress = Progress.for(process.stderr, flags.json)
-    const { loaded, scope, ports } = await prepare(flags.runbook, flags.scope, this.stateDir(flags), progress)
+    const interrupt = this.interruptibleHold(progress)
+    const hold = flags.hold === undefined ? undefined : { durationMs: parseHoldDuration(flags.hold), intervalMs: parseHoldInterval(flags['hold-interval']), signal: interrupt.signal }
+    const { loaded, scope, ports } = await prepare(flags.runbook, flags.scope, this.stateDir(flags), interrupt.emit)
     const report = await halt(
       {
         loaded,
@@ -40,6 +50,7 @@ export default class Halt extends KillswitchCommand {
         trigger: this.trigger(flags.trigger),
         overrideAuthority: flags['override-authority'],
         verifyTimeoutMs: durationMs(flags['verify-timeout']),
+        hold,
         confirm: flags.yes
           ? undefined
           : (summary) =>

@@ -44,8 +44,6 @@ import {
 import { ScopeError } from './scope.js'
 import { delay } from './wait.js'
 
-/** Pause between two rounds of read-backs: one read per held target every 2 s, each paced in its bucket. */
-export const DEFAULT_HOLD_INTERVAL_MS = 2000
 /** A hold until restore (or interrupt). */
 export const FOREVER = Number.POSITIVE_INFINITY
 /** After this many reversions of one target, the operator is told that something keeps undoing the halt. */
@@ -54,19 +52,33 @@ const FIGHT_WARNING_AT = 3
 export interface HoldOptions {
   /** How long to hold after the last verification; FOREVER holds until restore or interrupt. */
   durationMs: number
+  /** Pause between two rounds of read-backs of every held target (the CLI's default is 2 s, `--hold-interval`). */
   intervalMs: number
   /** Aborted by an interrupt: the hold ends after the re-applications in progress. */
   signal?: AbortSignal
 }
 
-/** `30s`, `10m`, `1h`, `500ms`, or `forever`. A typo is a usage error (exit 3), like any other flag value. */
-export function parseHoldDuration(text: string, flag: string): number {
-  const trimmed = text.trim()
-  if (trimmed === 'forever') return FOREVER
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(trimmed)
-  if (!m) throw new ScopeError(`--${flag} "${text}" is not a duration: write 30s, 10m, 1h${flag === 'hold' ? ' or forever' : ''}`)
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']
-  return Math.round(Number(m[1]) * unit)
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+
+function parseDuration(text: string): number | undefined {
+  const m = DURATION.exec(text.trim())
+  return m ? Math.round(Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]) : undefined
+}
+
+/** `--hold`: `30s`, `10m`, `1h`, `500ms`, or `forever`. A typo is a usage error (exit 3), like any other flag value. */
+export function parseHoldDuration(text: string): number {
+  if (text.trim() === 'forever') return FOREVER
+  const ms = parseDuration(text)
+  if (ms === undefined) throw new ScopeError(`--hold "${text}" is not a duration: write 30s, 10m, 1h or forever`)
+  return ms
+}
+
+/** `--hold-interval`: a duration above zero. */
+export function parseHoldInterval(text: string): number {
+  const ms = parseDuration(text)
+  if (ms === undefined || ms <= 0) throw new ScopeError(`--hold-interval "${text}" is not a duration above zero: write 2s, 500ms or 1m`)
+  return ms
 }
 
 /** A target the hold keeps halted, and where it stands. */

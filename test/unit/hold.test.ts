@@ -8,9 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { guardExitCode, haltExitCode } from '../../src/cli/exit-codes.js'
 import { renderHalt, renderStatus } from '../../src/cli/render.js'
 import { halt, type HaltInput } from '../../src/core/halt.js'
-import { FOREVER, guard, parseHoldDuration, type GuardInput, type HoldOptions } from '../../src/core/hold.js'
+import { FOREVER, guard, parseHoldDuration, parseHoldInterval, type GuardInput, type HoldOptions } from '../../src/core/hold.js'
 import { restore } from '../../src/core/restore.js'
-import { parseScope } from '../../src/core/scope.js'
+import { parseScope, ScopeError } from '../../src/core/scope.js'
 import { readStatus } from '../../src/core/status.js'
 import { Journal } from '../../src/journal/journal.js'
 import { FakePlatform, fakePorts, fakeRunbook, type RecordingPorts } from '../support/fakes.js'
@@ -264,11 +264,13 @@ describe('guard', () => {
 
 describe('hold durations', () => {
   it('reads 30s, 10m, 1h, 500ms and forever, and rejects anything else as a usage error', () => {
-    expect(parseHoldDuration('30s', 'hold')).toBe(30_000)
-    expect(parseHoldDuration('10m', 'hold')).toBe(600_000)
-    expect(parseHoldDuration('1h', 'hold')).toBe(3_600_000)
-    expect(parseHoldDuration('500ms', 'hold-interval')).toBe(500)
-    expect(parseHoldDuration('forever', 'hold')).toBe(FOREVER)
-    expect(() => parseHoldDuration('10 minutes', 'hold')).toThrow('--hold "10 minutes" is not a duration: write 30s, 10m, 1h or forever')
+    expect(parseHoldDuration('30s')).toBe(30_000)
+    expect(parseHoldDuration('10m')).toBe(600_000)
+    expect(parseHoldDuration('1h')).toBe(3_600_000)
+    expect(parseHoldDuration('forever')).toBe(FOREVER)
+    expect(() => parseHoldDuration('10 minutes')).toThrow('--hold "10 minutes" is not a duration: write 30s, 10m, 1h or forever')
+    expect(parseHoldInterval('500ms')).toBe(500)
+    expect(() => parseHoldInterval('forever')).toThrow('--hold-interval "forever" is not a duration above zero')
+    expect(() => parseHoldInterval('0s')).toThrow(ScopeError)
   })
 })
