@@ -279,7 +279,7 @@ async function runHold(run: HoldRun, held: Held[], options: HoldOptions, firstRo
       journal.add({ type: 'reverted', invocation: run.invocationId, targetId: h.target.id, live, liveText, by, at: r.at })
       ports.emit({ type: 'reversion', state: 'reverted', step: h.step, id: h.target.id, label: h.target.label, live: liveText, by, atMs: ports.now() })
       if (h.reversions === FIGHT_WARNING_AT) {
-        run.warn(`${h.target.label} was undone ${FIGHT_WARNING_AT} times during the hold${by ? `, last by ${by}` : ''}: something keeps scaling it back; find it and stop it (plan lists the reconcilers it knows)`)
+        run.warn(`${h.target.label} was undone ${FIGHT_WARNING_AT} times during the hold${by ? `, last by ${by}` : ''}: something keeps putting it back; find it and stop it`)
       }
     }
     await reHalt(h, r, live)
