@@ -24,6 +24,14 @@ function crashPointFromEnv(env: NodeJS.ProcessEnv): EnginePorts['crashPoint'] {
 }
 
 export function createPorts(options: { credentials: RunbookCredentials; stateDir: string; emit: (e: EngineEvent) => void }): EnginePorts {
+  const profile = options.credentials.aws?.profile
+  if (profile) {
+    // The runbook's profile is the break-glass identity, as `aws --profile` beats AWS_PROFILE. The SDK takes a
+    // profile's endpoint_url and services sections only from AWS_PROFILE (a client's own `profile` option does not
+    // reach them), so this process's AWS_PROFILE becomes the runbook's (docs/primitives/aws.md#credentials).
+    process.env.AWS_PROFILE = profile
+    delete process.env.AWS_DEFAULT_PROFILE
+  }
   const config: PrimitiveConfig = { credentials: options.credentials, env: process.env }
   config.aws = new SharedAwsClients(config)
   const applying = new Set<string>()

@@ -190,13 +190,22 @@ export async function resolveSteps(input: InvocationInput, primitives: Primitive
 }
 
 export async function identify(ports: EnginePorts, warn: (m: string) => void): Promise<Invoker> {
+  const { invoker, failure } = await identifyWithCause(ports)
+  if (failure) warn(`could not establish the caller identity with STS GetCallerIdentity: ${errorMessage(failure)}`)
+  return invoker
+}
+
+/**
+ * The caller's identity, or why it could not be established (no credentials, an expired session, STS out of
+ * reach): an operation that needs the identity to be allowed at all reports that cause, not "not in the authority".
+ */
+export async function identifyWithCause(ports: EnginePorts): Promise<{ invoker: Invoker; failure?: Error }> {
   const base = { osUser: ports.osUser, host: ports.host }
   try {
     const who = await ports.callerIdentity()
-    return { ...base, arn: who.arn, account: who.account }
+    return { invoker: { ...base, arn: who.arn, account: who.account } }
   } catch (error) {
-    warn(`could not establish the caller identity with STS GetCallerIdentity: ${(error as Error).message}`)
-    return { ...base, arn: null, account: null }
+    return { invoker: { ...base, arn: null, account: null }, failure: error instanceof Error ? error : new Error(String(error)) }
   }
 }
 

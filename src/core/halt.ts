@@ -15,7 +15,7 @@ import { acquireLock } from '../journal/lock.js'
 import { isAuthorized } from './authority.js'
 import {
   errorMessage,
-  identify,
+  identifyWithCause,
   newInvocationId,
   notifyInBackground,
   PrimitiveSet,
@@ -109,11 +109,21 @@ export async function halt(input: HaltInput, ports: EnginePorts): Promise<HaltRe
   try {
     // Identity and resolution only read, so they run side by side; no mutation leaves before the authority check.
     ports.emit({ type: 'phase', phase: 'identity', atMs: ports.now() })
-    const identity = identify(ports, warn)
+    const identity = identifyWithCause(ports)
     const resolutions = startResolving(input, primitives, ctx)
-    report.invoker = await identity
+    const { invoker, failure: identityFailure } = await identity
+    report.invoker = invoker
     const allowed = isAuthorized(report.invoker.arn, runbook.authority.principals)
     report.authority = { allowed, overridden: !allowed && input.overrideAuthority }
+    if (identityFailure && !input.overrideAuthority) {
+      // Not knowing who the caller is (no credentials, an expired session, STS out of reach) is its own error, with
+      // its own fix; calling it "outside the authority" would send the operator to --override-authority.
+      report.status = 'refused'
+      report.refusal = `the caller's identity could not be established: ${errorMessage(identityFailure)}`
+      await audit.append({ ...auditBase(), event: 'refused', outcome: { action: 'halt', refusal: report.refusal } })
+      throw identityFailure
+    }
+    if (identityFailure) warn(`could not establish the caller identity with STS GetCallerIdentity: ${errorMessage(identityFailure)}`)
     if (!allowed && !input.overrideAuthority) {
       report.status = 'refused'
       report.refusal = `caller ${report.invoker.arn ?? '(unknown: no STS identity)'} is not in the runbook's authority (${runbook.authority.principals.join(', ')}); an operator outside it may force the halt with --override-authority, which is audited and announced`

@@ -13,7 +13,7 @@ import { acquireLock } from '../journal/lock.js'
 import { isAuthorized } from './authority.js'
 import {
   errorMessage,
-  identify,
+  identifyWithCause,
   newInvocationId,
   notifyInBackground,
   PrimitiveSet,
@@ -46,7 +46,7 @@ export async function restore(input: RestoreInput, ports: EnginePorts): Promise<
   const audit = new AuditTrail(ports.stateDir)
   const runbookRef = { name: runbook.metadata.name, path: input.loaded.path, digest: input.loaded.digest }
   const topics = runbook.notify.sns
-  const invoker = await identify(ports, warn)
+  const { invoker, failure: identityFailure } = await identifyWithCause(ports)
   const report: RestoreReport = {
     schemaVersion: REPORT_SCHEMA_VERSION,
     kind: 'restore',
@@ -64,6 +64,11 @@ export async function restore(input: RestoreInput, ports: EnginePorts): Promise<
   }
   const auditBase = { invocation: restoreId, invoker, trigger: input.trigger, scope: input.scope.label, reason: input.reason, runbook: runbookRef }
 
+  if (identityFailure) {
+    // Its own error with its own fix (credentials, SSO login, network), never "not in the authority".
+    await audit.append({ ...auditBase, event: 'refused', outcome: { action: 'restore', refusal: `the caller's identity could not be established: ${errorMessage(identityFailure)}` } })
+    throw identityFailure
+  }
   if (!isAuthorized(invoker.arn, runbook.authority.principals)) {
     report.status = 'refused'
     report.refusal = `caller ${invoker.arn ?? '(unknown: no STS identity)'} is not in the runbook's authority (${runbook.authority.principals.join(', ')}); restoring re-enables agents and cannot be overridden`

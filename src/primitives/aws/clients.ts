@@ -132,6 +132,10 @@ export function createAwsClients(config: PrimitiveConfig): AwsClients {
   const aws = config.credentials.aws
   const defaultRegion = aws?.region ?? DEFAULT_REGION
   const roles = aws?.accounts ?? {}
+  // The runbook's profile is the clients' profile, as `--profile` is the AWS CLI's: its endpoint_url and services
+  // sections apply, and an AWS_PROFILE in the environment does not replace it. Environment settings such as
+  // AWS_ENDPOINT_URL still win over the file, as they do for the AWS CLI.
+  const profileOption = aws?.profile ? { profile: aws.profile } : {}
   const clients = new Map<string, Promise<Destroyable>>()
   const credentialProviders = new Map<string, Promise<AwsCredentialIdentityProvider>>()
   let identity: Promise<CallerIdentity> | undefined
@@ -173,7 +177,7 @@ export function createAwsClients(config: PrimitiveConfig): AwsClients {
             ...(role.externalId !== undefined ? { ExternalId: role.externalId } : {}),
           },
           // AssumeRole throttled must not fail every request waiting for the account's credentials.
-          clientConfig: { region: defaultRegion, requestHandler: REQUEST_HANDLER, retryStrategy },
+          clientConfig: { region: defaultRegion, ...profileOption, requestHandler: REQUEST_HANDLER, retryStrategy },
         }),
       )
     })
@@ -182,7 +186,7 @@ export function createAwsClients(config: PrimitiveConfig): AwsClients {
   function sts(): Promise<STSClient> {
     return cached(clients, `sts:base:${defaultRegion}`, async () => {
       const [{ STSClient }, retryStrategy, credentials] = await Promise.all([import('@aws-sdk/client-sts'), createRetryStrategy(), baseCredentials()])
-      return new STSClient({ region: defaultRegion, credentials, requestHandler: REQUEST_HANDLER, retryStrategy })
+      return new STSClient({ region: defaultRegion, ...profileOption, credentials, requestHandler: REQUEST_HANDLER, retryStrategy })
     })
   }
 
@@ -193,7 +197,7 @@ export function createAwsClients(config: PrimitiveConfig): AwsClients {
     lambda: (account, region) =>
       cached(clients, `lambda:${account}:${region}`, async () => {
         const [{ LambdaClient }, retryStrategy, credentials] = await Promise.all([import('@aws-sdk/client-lambda'), createRetryStrategy(), credentialsFor(account)])
-        return new LambdaClient({ region, credentials, requestHandler: REQUEST_HANDLER, retryStrategy })
+        return new LambdaClient({ region, ...profileOption, credentials, requestHandler: REQUEST_HANDLER, retryStrategy })
       }),
 
     tagging: (account, region) =>
@@ -203,19 +207,19 @@ export function createAwsClients(config: PrimitiveConfig): AwsClients {
           createRetryStrategy(),
           credentialsFor(account),
         ])
-        return new ResourceGroupsTaggingAPIClient({ region, credentials, requestHandler: REQUEST_HANDLER, retryStrategy })
+        return new ResourceGroupsTaggingAPIClient({ region, ...profileOption, credentials, requestHandler: REQUEST_HANDLER, retryStrategy })
       }),
 
     iam: (account) =>
       cached(clients, `iam:${account}`, async () => {
         const [{ IAMClient }, retryStrategy, credentials] = await Promise.all([import('@aws-sdk/client-iam'), createRetryStrategy(), credentialsFor(account)])
-        return new IAMClient({ region: defaultRegion, credentials, requestHandler: REQUEST_HANDLER, retryStrategy })
+        return new IAMClient({ region: defaultRegion, ...profileOption, credentials, requestHandler: REQUEST_HANDLER, retryStrategy })
       }),
 
     sns: (account, region) =>
       cached(clients, `sns:${account}:${region}`, async () => {
         const [{ SNSClient }, credentials] = await Promise.all([import('@aws-sdk/client-sns'), credentialsFor(account)])
-        return new SNSClient({ region, credentials, requestHandler: REQUEST_HANDLER })
+        return new SNSClient({ region, ...profileOption, credentials, requestHandler: REQUEST_HANDLER })
       }),
 
     callerIdentity(signal) {
