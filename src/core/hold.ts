@@ -385,8 +385,6 @@ export async function holdAfterHalt(report: HaltReport, input: HaltHoldInput, po
     warn('the hold did not start: no target was verified halted')
     return
   }
-  const state = await Journal.read(ports.stateDir)
-  const entries = [...state.entries.values()].filter((e) => verified.has(e.target.id) && e.holds.includes(input.scope.label))
   const primitives = new PrimitiveSet(ports)
   const audit = new AuditTrail(ports.stateDir)
   const run: HoldRun = {
@@ -402,10 +400,16 @@ export async function holdAfterHalt(report: HaltReport, input: HaltHoldInput, po
   }
   let held: Held[] = []
   try {
+    const state = await Journal.read(ports.stateDir)
+    const entries = [...state.entries.values()].filter((e) => verified.has(e.target.id) && e.holds.includes(input.scope.label))
     held = await heldTargets(entries, primitives)
     const { summary, reversions } = await runHold(run, held, input.hold, false)
     report.hold = summary
     report.reversions = reversions
+  } catch (error) {
+    // The halt happened and its report is true; a hold that cannot run must not lose it.
+    warn(`the hold could not run, the halt stands as reported: ${errorMessage(error)}`)
+    return
   } finally {
     await primitives.closeAll()
   }

@@ -179,6 +179,21 @@ describe('halt --hold', () => {
     expect((await auditEvents(ports)).at(-1)).toBe('hold')
   })
 
+  it('returns the halt\'s report with a warning when the hold cannot run', async () => {
+    const p = platform()
+    const ports = fakePorts(p)
+    const load = ports.loadPrimitive
+    let loads = 0
+    ports.loadPrimitive = async (kind) => {
+      if (++loads > 2) throw new Error('LaunchDarkly SDK failed to start')
+      return load(kind)
+    }
+    const report = await halt(haltInput({ durationMs: 100, intervalMs: 10 }), ports)
+    expect(report.status).toBe('halted')
+    expect(report.hold).toBeUndefined()
+    expect(report.warnings).toContain('the hold could not run, the halt stands as reported: LaunchDarkly SDK failed to start')
+  })
+
   it('holds nothing without --hold: the report has no hold and no reversions', async () => {
     const p = platform()
     p.springBack.set('refund-fn-1', { afterMs: 1, value: 5, by: 'keda-operator', times: 1 })
