@@ -175,6 +175,13 @@ async function runHold(run: HoldRun, held: Held[], options: HoldOptions, firstRo
   const readCtx = primitiveContext(pacer, controller.signal, run.reason, run.invocationId, run.warn, PRIORITY.readBack)
   const mutationCtx = atPriority(readCtx, pacer, PRIORITY.mutation)
   const announcements = new Set<Promise<void>>()
+  /** A problem that would recur every round (an unreadable journal) is warned about once. */
+  const warned = new Set<string>()
+  const warnOnce = (key: string, message: string) => {
+    if (warned.has(key)) return
+    warned.add(key)
+    run.warn(message)
+  }
   const at = () => new Date().toISOString()
   const startedMs = ports.now()
   const endAt = startedMs + options.durationMs
@@ -292,7 +299,7 @@ async function runHold(run: HoldRun, held: Held[], options: HoldOptions, firstRo
       state = await Journal.read(stateDir)
     } catch (error) {
       // Without the journal a restore cannot be seen; holding on is the safe side.
-      run.warn(`the hold could not read the journal (it goes on holding): ${errorMessage(error)}`)
+      warnOnce('journal-read', `the hold could not read the journal (it goes on holding): ${errorMessage(error)}`)
     }
     if (state) {
       for (const h of held) if (h.status !== 'released' && !stillHeld(state, h.target.id, scope)) release(h)
@@ -306,7 +313,7 @@ async function runHold(run: HoldRun, held: Held[], options: HoldOptions, firstRo
     try {
       await journal.flush()
     } catch (error) {
-      run.warn(`the hold could not write to the journal (retried next round): ${errorMessage(error)}`)
+      warnOnce('journal-write', `the hold could not write to the journal (retried next round): ${errorMessage(error)}`)
     }
   }
 
