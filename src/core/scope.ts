@@ -88,10 +88,15 @@ export function substituteStep<T extends Step>(step: T, scope: Scope): T {
   return result
 }
 
-/** Parses `10s`, `500ms`, `2m` into milliseconds. The schema has already checked the form. */
+/** The longest duration anything takes (a day): beyond it a time-out is a typo, and past 2^31 ms Node's timers overflow. */
+export const MAX_DURATION_MS = 24 * 60 * 60 * 1000
+
+/** Parses `10s`, `500ms`, `2m` into milliseconds, at least 1 ms and at most a day. */
 export function durationMs(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text)
   if (!m) throw new ScopeError(`"${text}" is not a duration like 10s`)
   const n = Number(m[1])
-  return Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000)
+  const ms = Math.round(m[2] === 'ms' ? n : m[2] === 's' ? n * 1000 : n * 60_000)
+  if (!(ms >= 1 && ms <= MAX_DURATION_MS)) throw new ScopeError(`"${text}" is out of range: a duration is between 1ms and 1440m (a day)`)
+  return ms
 }

@@ -7,11 +7,20 @@ import { PRIMITIVE_KINDS } from '../primitive.js'
 
 const accountId = z.string().regex(/^\d{12}$/, 'an AWS account id is 12 digits')
 const region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region looks like us-east-1')
-const tags = z.record(z.string().min(1), z.string()).describe('Every tag must match (AND).')
+const tags = z
+  .record(z.string().min(1), z.string())
+  .refine((t) => Object.keys(t).length > 0, 'an empty tag map matches every resource: name at least one tag')
+  .describe('Every tag must match (AND); at least one.')
+/** Same bounds as durationMs (src/core/scope.ts): at least 1 ms, at most a day. */
 const duration = z
   .string()
   .regex(/^\d+(\.\d+)?(ms|s|m)$/, 'a duration is a number with ms, s or m, like 30s')
-  .describe('A duration such as 500ms, 10s or 2m.')
+  .refine((text) => {
+    const [, n, unit] = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text) ?? []
+    const ms = Math.round(Number(n) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : 60_000))
+    return ms >= 1 && ms <= 24 * 60 * 60 * 1000
+  }, 'a duration is between 1ms and 1440m (a day)')
+  .describe('A duration such as 500ms, 10s or 2m, at most a day.')
 
 export const LambdaConcurrencyZeroSpec = z
   .object({
@@ -32,7 +41,11 @@ const iamSelector = z
   .object({
     names: z.array(z.string().min(1)).min(1).optional(),
     tags: tags.optional(),
-    pathPrefix: z.string().regex(/^\/([^/]+\/)*$/, 'a path prefix starts and ends with /, like /agents/').optional(),
+    pathPrefix: z
+      .string()
+      .regex(/^\/([^/]+\/)*$/, 'a path prefix starts and ends with /, like /agents/')
+      .refine((p) => p !== '/', 'pathPrefix "/" selects every principal in the account: give the agents\' own path, like /agents/')
+      .optional(),
     accounts: z.array(accountId).min(1).optional(),
   })
   .strict()
@@ -64,7 +77,9 @@ export const FlagOffSpec = z
 
 export const ScaleToZeroSpec = z
   .object({
-    namespace: z.string().min(1),
+    namespace: z
+      .string()
+      .regex(/^([a-z0-9-]|\$\{(agent|class)\})+$/, 'a Kubernetes namespace is lower-case letters, digits and -, like agents (${class} and ${agent} may appear in it)'),
     selector: z.string().min(1).optional().describe('A Kubernetes label selector, like app=agent,tier!=canary.'),
     names: z
       .array(
