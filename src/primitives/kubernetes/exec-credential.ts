@@ -4,9 +4,13 @@
  * args and env on top of the configured environment, plus `KUBERNETES_EXEC_INFO` as kubectl sets it; it writes an
  * ExecCredential whose `status` carries a bearer token or a client certificate and key.
  *
- * Invariants: one plugin run at a time per source, shared by every request waiting for it; a credential is reused
- * until its `expirationTimestamp` (forever without one) or until `invalidate()` after a 401; the plugin's stdout
- * (the secret) never appears in an error, only its exit status and stderr.
+ * Invariants: one source per plugin configuration and cluster for the whole process (`execCredentialSourceFor`),
+ * as client-go keeps one Authenticator per exec config and cluster in a process-wide cache (plugin/pkg/client/auth/
+ * exec/exec.go, `globalCache`): every client, every halt, restore and drill phase of one invocation shares it, so
+ * the plugin runs once per context until its credential expires; one plugin run at a time per source, shared by
+ * every request waiting for it; a credential is reused until its `expirationTimestamp` (forever without one) or
+ * until `invalidate()` after a 401; a failed run is not remembered (the next request runs the plugin again); the
+ * plugin's stdout (the secret) never appears in an error, only its exit status and stderr.
  */
 import { spawn } from 'node:child_process'
 import { PrimitiveError } from '../../core/primitive.js'
@@ -29,6 +33,20 @@ const MAX_STDERR_CHARS = 500
 /** What a plugin may write in all (execFile's maxBuffer before): an ExecCredential is a few kilobytes. */
 const MAX_OUTPUT_BYTES = 1024 * 1024
 
+const sources = new Map<string, ExecCredentialSource>()
+
+/** The process-wide source for this plugin, cluster and environment, created on first use. */
+export function execCredentialSourceFor(plugin: ExecPluginConfig, cluster: KubernetesCluster, env: NodeJS.ProcessEnv): ExecCredentialSource {
+  const key = JSON.stringify([plugin, cluster.server.href, cluster.tlsServerName, cluster.insecureSkipTlsVerify, cluster.certificateAuthority?.toString('base64'), cluster.execExtension, env])
+  let source = sources.get(key)
+  if (!source) {
+    source = createExecCredentialSource(plugin, cluster, env)
+    sources.set(key, source)
+  }
+  return source
+}
+
+/** A source of its own, outside the process-wide cache (tests, and `execCredentialSourceFor`). */
 export function createExecCredentialSource(
   plugin: ExecPluginConfig,
   cluster: KubernetesCluster,
@@ -82,8 +100,12 @@ async function runPlugin(plugin: ExecPluginConfig, cluster: KubernetesCluster, e
     child.stdout.on('data', collect(out))
     child.stderr.on('data', collect(err))
     child.once('error', (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') reject(failed(plugin, 'was not found', plugin.installHint ?? `install ${plugin.command}, or fix users[].user.exec.command`))
-      else reject(failed(plugin, `could not be started: ${error.code ?? error.message}`))
+      // What client-go reports as "executable not found" (with the install hint): missing, or not executable.
+      if (error.code === 'ENOENT' || error.code === 'EACCES') {
+        reject(failed(plugin, error.code === 'ENOENT' ? 'was not found' : 'is not executable', plugin.installHint ?? `install ${plugin.command}, or fix users[].user.exec.command`))
+      } else {
+        reject(failed(plugin, `could not be started: ${error.code ?? error.message}`))
+      }
     })
     child.once('close', (code, signal) => {
       if (code === 0 && size <= MAX_OUTPUT_BYTES) return resolve(Buffer.concat(out).toString('utf8'))

@@ -79,17 +79,17 @@ current-context: local
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('merge-patches the scale and the annotations under the server path, with basic auth', async () => {
+  it('merge-patches the scale and the annotations under the server path, and sends no credentials to an http server, as kubectl', async () => {
     handle = (_, response) => json(response, 200, {})
     const ref = { namespace: 'agents', kind: 'statefulset', name: 'refund-worker' } as const
 
     await client.patchScaleReplicas(ref, 0, signal)
     await client.patchAnnotations(ref, { 'killswitch.dev/replicas-before': null }, signal)
 
-    const basic = `Basic ${Buffer.from('admin:pa:ss').toString('base64')}`
+    // The kubeconfig's basic auth stays home: clientcmd applies a user's credentials only to an https server.
     expect(recorded).toEqual([
-      { method: 'PATCH', path: '/proxy/apis/apps/v1/namespaces/agents/statefulsets/refund-worker/scale', query: {}, contentType: 'application/merge-patch+json', authorization: basic, body: { spec: { replicas: 0 } } },
-      { method: 'PATCH', path: '/proxy/apis/apps/v1/namespaces/agents/statefulsets/refund-worker', query: {}, contentType: 'application/merge-patch+json', authorization: basic, body: { metadata: { annotations: { 'killswitch.dev/replicas-before': null } } } },
+      { method: 'PATCH', path: '/proxy/apis/apps/v1/namespaces/agents/statefulsets/refund-worker/scale', query: {}, contentType: 'application/merge-patch+json', authorization: undefined, body: { spec: { replicas: 0 } } },
+      { method: 'PATCH', path: '/proxy/apis/apps/v1/namespaces/agents/statefulsets/refund-worker', query: {}, contentType: 'application/merge-patch+json', authorization: undefined, body: { metadata: { annotations: { 'killswitch.dev/replicas-before': null } } } },
     ])
   })
 

@@ -89,7 +89,7 @@ current-context: first
 - name: shared
   cluster: {server: 'https://second.example:6443'}
 - name: own
-  cluster: {server: 'http://127.0.0.1:8080'}
+  cluster: {server: 'https://127.0.0.1:8443'}
 users:
 - name: shared-user
   user: {token: second-token}
@@ -109,7 +109,7 @@ current-context: second
     expect(current.auth).toEqual({ kind: 'token', token: 'first-token' })
 
     const second = loadKubeconfig({ context: 'second', env: { KUBECONFIG } })
-    expect(second.cluster.server.href).toBe('http://127.0.0.1:8080/')
+    expect(second.cluster.server.href).toBe('https://127.0.0.1:8443/')
     // The user comes from the first file that names it, even for a context of the second.
     expect(second.auth).toEqual({ kind: 'token', token: 'first-token' })
   })
@@ -130,7 +130,7 @@ users:
   user: {client-certificate: pki/client.crt, client-key: ./pki/client.key, tokenFile: ../token}
 - name: exec
   user:
-    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./bin/get-token, args: [--cluster, c]}
+    exec: {apiVersion: client.authentication.k8s.io/v1, command: ./bin/get-token, args: [--cluster, c], interactiveMode: Never}
 - name: exec-on-path
   user:
     exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws, args: [eks, get-token]}
@@ -194,7 +194,7 @@ contexts:
     await writeFile(join(dir, 'broken'), `users:\n- name: u\n  user: {token: 42}\n`)
     const error = thrown(() => loadKubeconfig({ kubeconfig: join(dir, 'broken'), env: {} }))
     expect(error.code).toBe('KubeconfigInvalid')
-    expect(error.message).toContain(`kubeconfig ${join(dir, 'broken')}: users.0.user.token:`)
+    expect(error.message).toContain(`kubeconfig ${join(dir, 'broken')}: users[0] (u).user.token:`)
     expect(error.message).not.toContain('42')
   })
 
