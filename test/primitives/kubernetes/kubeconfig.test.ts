@@ -1,5 +1,5 @@
 /** Kubeconfig loading: sources and merging as kubectl does, relative paths, every supported auth method, contexts. */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -201,5 +201,121 @@ contexts:
   it('says so when no kubeconfig exists anywhere and there is no in-cluster service account', () => {
     const error = thrown(() => loadKubeconfig({ env: { HOME: join(dir, 'nowhere') } }))
     expect(error.code).toBe('KubeconfigNotFound')
+  })
+  describe('every field of the kubeconfig, used or refused by name', () => {
+    /** Writes a one-context kubeconfig with these cluster and user entries (flow maps) and loads it. */
+    const load = async (cluster: string, user: string, extra = '', preferences = '{}') => {
+      const path = join(dir, `fields-${Math.random().toString(36).slice(2)}`)
+      await writeFile(
+        path,
+        `apiVersion: v1
+kind: Config
+preferences: ${preferences}
+clusters:
+- name: c
+  cluster: {${cluster}}
+users:
+- name: u
+  user: {${user}}
+contexts:
+- name: x
+  context: {cluster: c, user: u, namespace: agents, extensions: [{name: tool.example/x, extension: {a: 1}}]}
+current-context: x
+${extra}`,
+      )
+      return { path, load: () => loadKubeconfig({ kubeconfig: path, env: {} }) }
+    }
+    const refusal = async (cluster: string, user: string, extra = '', preferences = '{}') => {
+      const { path, load: run } = await load(cluster, user, extra, preferences)
+      return { path, error: thrown(run) }
+    }
+
+    it('refuses a field kubectl does not have, naming the file and the path, wherever it is', async () => {
+      const cases: Array<[cluster: string, user: string, extra: string, preferences: string, field: string]> = [
+        ["server: 'https://k:6443', proxy-URL: 'http://p:3128'", 'token: t', '', '{}', 'clusters[0] (c).cluster.proxy-URL'],
+        ["server: 'https://k:6443'", 'token: t, tokenfile: /t', '', '{}', 'users[0] (u).user.tokenfile'],
+        ["server: 'https://k:6443'", 'exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws, argz: [x]}', '', '{}', 'users[0] (u).user.exec.argz'],
+        ["server: 'https://k:6443'", 'token: t', 'current_context: x\n', '{}', 'current_context'],
+        ["server: 'https://k:6443'", 'token: t', '', '{colours: true}', 'preferences.colours'],
+      ]
+      for (const [cluster, user, extra, preferences, field] of cases) {
+        const { path, error } = await refusal(cluster, user, extra, preferences)
+        expect(error.code, field).toBe('KubeconfigInvalid')
+        expect(error.message, field).toBe(`kubeconfig ${path}: ${field}: field not supported (not a field of kubectl's kubeconfig v1)`)
+      }
+    })
+
+    it('takes every field of clientcmd v1 that it supports, and the ones with no effect on a halt', async () => {
+      const { load: run } = await load(
+        "server: 'https://k:6443', tls-server-name: kubernetes, insecure-skip-tls-verify: yes, proxy-url: 'socks5://p:1080', disable-compression: true, extensions: [{name: client.authentication.k8s.io/exec, extension: {region: eu-west-1}}]",
+        "token: t, as: jane, as-uid: '7', as-groups: [a, b], as-user-extra: {reason: [drill]}, extensions: [{name: x, extension: null}]",
+        'extensions: [{name: tool.example/top, extension: {}}]\n',
+      )
+      const loaded = run()
+      // "yes" is true, as in kubectl's YAML 1.1.
+      expect(loaded.cluster).toMatchObject({ tlsServerName: 'kubernetes', insecureSkipTlsVerify: true, execExtension: { region: 'eu-west-1' } })
+      expect(loaded.cluster.proxyUrl?.href).toBe('socks5://p:1080')
+      expect(loaded.impersonate).toEqual({ user: 'jane', uid: '7', groups: ['a', 'b'], extra: { reason: ['drill'] } })
+      expect(loaded.auth).toEqual({ kind: 'token', token: 't' })
+    })
+
+    it('refuses what kubectl refuses, with its reason', async () => {
+      const b64 = Buffer.from('PEM').toString('base64')
+      const cases: Array<[cluster: string, user: string, message: string]> = [
+        ["server: 'https://k:6443'", 'token: t, username: a, password: b', 'more than one authentication method found (token, basicAuth)'],
+        [`server: 'https://k:6443', certificate-authority: ca.crt, certificate-authority-data: ${b64}`, 'token: t', 'certificate-authority-data and certificate-authority are both specified'],
+        ["server: 'https://k:6443'", `client-certificate: c.crt, client-certificate-data: ${b64}, client-key-data: ${b64}`, 'client-certificate-data and client-certificate are both specified'],
+        ["server: 'https://k:6443'", 'as-groups: [system:masters]', 'as-uid, as-groups or as-user-extra without as'],
+        ["server: 'https://k:6443'", 'exec: {apiVersion: client.authentication.k8s.io/v1, command: aws}', 'exec.interactiveMode must be specified for client.authentication.k8s.io/v1'],
+        ["server: 'https://k:6443'", 'exec: {apiVersion: client.authentication.k8s.io/v1alpha1, command: aws}', 'exec.apiVersion client.authentication.k8s.io/v1alpha1 is not one kubectl accepts'],
+        ["server: 'https://k:6443', proxy-url: 'socks5h://p:1080'", 'token: t', 'invalid proxy-url: unsupported scheme "socks5h", must be http, https, or socks5'],
+        ["server: 'https://k:6443', proxy-url: 'ftp://user:hunter2@p:21'", 'token: t', 'invalid proxy-url: unsupported scheme "ftp", must be http, https, or socks5'],
+        ['insecure-skip-tls-verify: true', 'token: t', 'no server found for cluster c'],
+        ["server: 'https://k:6443', certificate-authority-data: 'not base64!'", 'token: t', 'certificate-authority-data is not base64'],
+      ]
+      for (const [cluster, user, message] of cases) {
+        const { error } = await refusal(cluster, user)
+        expect(error.code, message).toBe('KubeconfigInvalid')
+        expect(error.message, message).toContain(message)
+        expect(error.message).not.toContain('hunter2')
+      }
+    })
+
+    it('refuses the removed auth-providers, naming their exec replacement, but only for the user a context uses', async () => {
+      const gcp = (await refusal("server: 'https://k:6443'", 'auth-provider: {name: gcp, config: {access-token: secret}}')).error
+      expect(gcp.message).toContain('uses the auth-provider gcp, which kubectl and killswitch no longer support')
+      expect(gcp.hint).toContain('gke-gcloud-auth-plugin')
+      expect(gcp.message).not.toContain('secret')
+      expect((await refusal("server: 'https://k:6443'", 'auth-provider: {name: azure}')).error.hint).toContain('kubelogin')
+      expect((await refusal("server: 'https://k:6443'", 'auth-provider: {name: openstack}')).error.message).toContain('which kubectl does not have either')
+
+      const { path } = await load("server: 'https://k:6443'", 'token: t')
+      await writeFile(path, (await readFile(path, 'utf8')).replace('users:\n', 'users:\n- name: old-gke\n  user: {auth-provider: {name: gcp}}\n'))
+      expect(loadKubeconfig({ kubeconfig: path, env: {} }).auth).toEqual({ kind: 'token', token: 't' })
+    })
+
+    it('layers credentials as client-go does: the token file over the token, an exec plugin only without other credentials', async () => {
+      await writeFile(join(dir, 'rotating-token'), 'from-file\n')
+      expect((await load("server: 'https://k:6443'", `token: static, tokenFile: ${join(dir, 'rotating-token')}`)).load().auth).toEqual({
+        kind: 'tokenFile',
+        path: join(dir, 'rotating-token'),
+        fallbackToken: 'static',
+      })
+      const exec = 'exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: aws}'
+      expect((await load("server: 'https://k:6443'", `token: t, ${exec}`)).load().auth).toEqual({ kind: 'token', token: 't' })
+      const b64 = Buffer.from('PEM').toString('base64')
+      const withCertificate = (await load("server: 'https://k:6443'", `client-certificate-data: ${b64}, client-key-data: ${b64}, ${exec}`)).load()
+      expect(withCertificate.auth).toEqual({ kind: 'none' })
+      expect(withCertificate.clientCertificate).toBeDefined()
+      // v1beta1 defaults interactiveMode to IfAvailable, as clientcmd's defaulting does.
+      expect((await load("server: 'https://k:6443'", exec)).load().auth).toMatchObject({ kind: 'exec', plugin: { interactiveMode: 'IfAvailable' } })
+    })
+
+    it('sends no credentials to an http server, as clientcmd, but still impersonates', async () => {
+      const loaded = (await load("server: 'http://127.0.0.1:8080'", 'token: t, as: jane')).load()
+      expect(loaded.auth).toEqual({ kind: 'none' })
+      expect(loaded.credentialsWithheld).toBe(true)
+      expect(loaded.impersonate).toEqual({ user: 'jane', groups: [], extra: {} })
+    })
   })
 })
