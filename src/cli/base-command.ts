@@ -105,8 +105,9 @@ export abstract class KillswitchCommand extends Command {
 
   /**
    * A hold (halt --hold, guard) ends on the first Ctrl-C or SIGTERM, and the command prints its report; a second one
-   * stops the process at once. Armed when the core says the hold started (or by `arm()`): before that, an interrupt
-   * stops a halt as it always did, and the journal lets it resume.
+   * stops the process at once. Armed by `arm()`, or once the halt's verification is done (the hold follows: an
+   * interrupt between the two ends the hold as it starts): before that, an interrupt stops a halt as it always did,
+   * and the journal lets it resume.
    */
   protected interruptibleHold(emit: (e: EngineEvent) => void): { signal: AbortSignal; arm(): void; emit(e: EngineEvent): void } {
     const controller = new AbortController()
@@ -126,7 +127,7 @@ export abstract class KillswitchCommand extends Command {
       signal: controller.signal,
       arm,
       emit(e) {
-        if (e.type === 'hold' && e.state === 'started') arm()
+        if ((e.type === 'phase' && e.phase === 'done') || (e.type === 'hold' && e.state === 'started')) arm()
         emit(e)
       },
     }

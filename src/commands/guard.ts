@@ -9,7 +9,7 @@ import { renderGuard } from '../cli/render.js'
 
 export default class Guard extends KillswitchCommand {
   static override summary =
-    'Keep a scope that is already halted halted until it is restored: read every target back each --hold-interval, re-apply any that was undone, and announce each re-application on SNS.'
+    'Keep an already-halted scope halted until it is restored: read every target back each --hold-interval, re-apply any that was undone, and announce each re-application on SNS.'
   static override description = EXIT_TABLE
   static override examples = [
     '<%= config.bin %> guard --runbook runbooks/agents-prod.yaml --scope class=refund --reason "INC-4411: KEDA keeps scaling refund back up"',

@@ -41,7 +41,7 @@ export default class Halt extends KillswitchCommand {
     const progress = Progress.for(process.stderr, flags.json)
     const interrupt = this.interruptibleHold(progress)
     const hold = flags.hold === undefined ? undefined : { durationMs: parseHoldDuration(flags.hold), intervalMs: parseHoldInterval(flags['hold-interval']), signal: interrupt.signal }
-    const { loaded, scope, ports } = await prepare(flags.runbook, flags.scope, this.stateDir(flags), interrupt.emit)
+    const { loaded, scope, ports } = await prepare(flags.runbook, flags.scope, this.stateDir(flags), hold ? interrupt.emit : progress)
     const report = await halt(
       {
         loaded,

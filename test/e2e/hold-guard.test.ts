@@ -157,6 +157,20 @@ describe('status and guard', () => {
   })
 })
 
+describe('help', () => {
+  it('documents --hold, --hold-interval, their variables and the defaults', async () => {
+    const haltHelp = await h.cli(['halt', '--help'])
+    expect(haltHelp.stdout).toContain('--hold=<value>')
+    expect(haltHelp.stdout).toContain('KILLSWITCH_HOLD')
+    expect(haltHelp.stdout).toMatch(/Default:\s+no\s+hold/)
+    const guardHelp = await h.cli(['guard', '--help'])
+    expect(guardHelp.code).toBe(0)
+    expect(guardHelp.stdout).toMatch(/--hold-interval=<value>\s+\[default: 2s, env: KILLSWITCH_HOLD_INTERVAL\]/)
+    expect(guardHelp.stdout).toMatch(/--hold=<value>\s+\[default: forever, env: KILLSWITCH_HOLD\]/)
+    expect(guardHelp.stdout).toContain('EXIT CODES')
+  })
+})
+
 describe('interrupting a hold', () => {
   it('Ctrl-C ends halt --hold forever with a truthful report, and SIGTERM ends a guard the same way', async () => {
     const held = startCli(['halt', '-r', h.runbook, '-s', 'class=research', '--reason', 'INC-9', '--yes', '--json', '--hold', 'forever', '--hold-interval', '300ms'])
