@@ -32,6 +32,8 @@ interface SeenRequest {
 }
 
 const PODS_PATH = '/api/v1/namespaces/agents/pods'
+/** An oidc id-token valid until 2100 (the server does not check signatures). */
+const ID_TOKEN = [{ alg: 'RS256' }, { sub: 'jane', exp: 4102444800 }].map((part) => Buffer.from(JSON.stringify(part)).toString('base64url')).join('.') + '.signature'
 
 function status(code: number, reason: string, message: string) {
   return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code }
@@ -128,6 +130,7 @@ process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/
       const authenticated =
         request_.clientCertificateCN === 'killswitch-breakglass' ||
         request_.authorization === 'Bearer static-token' ||
+        request_.authorization === `Bearer ${ID_TOKEN}` ||
         request_.authorization === `Basic ${Buffer.from('admin:s3cret').toString('base64')}` ||
         request_.authorization === 'Bearer secret-token-2'
       if (!authenticated) return answer(401, status(401, 'Unauthorized', 'Unauthorized'))
@@ -318,5 +321,14 @@ process.stdout.write(JSON.stringify({ apiVersion: 'client.authentication.k8s.io/
     } finally {
       pods.close()
     }
+  })
+  it("sends the oidc auth-provider's id-token while it is valid", async () => {
+    const client = await connect(
+      'certificate-authority: ca.crt, tls-server-name: kube.test',
+      `auth-provider: {name: oidc, config: {idp-issuer-url: 'https://issuer.invalid', client-id: kubectl, id-token: '${ID_TOKEN}'}}`,
+    )
+
+    expect(await client.readScaleReplicas(refundApi, signal)).toBe(3)
+    expect(seen.map((request) => request.authorization)).toEqual([`Bearer ${ID_TOKEN}`])
   })
 })
