@@ -138,6 +138,8 @@ export function renderPlan(p: PlanReport): string {
     '',
     `${total} target(s). Predicted time-to-halt ${seconds(p.prediction.timeToHaltMs)} against the SLO of ${seconds(p.sloMs)}: ${p.prediction.withinSlo ? 'within' : 'BREACH'} (bound by ${p.prediction.bottleneck})`,
   )
+  // What a halt would not stop or could be undone by (foreign pods, reconcilers left alone): part of the plan.
+  if (p.warnings.length > 0) lines.push('', 'to know before halting:', ...p.warnings.map((w) => `  - ${w}`))
   return lines.join('\n') + '\n'
 }
 
