@@ -19,6 +19,13 @@ import { SharedNamespacePods } from './shared-namespace-pods.js'
 import { SWITCHES, switchOf, type Switch, type SwitchKind } from './switches.js'
 
 export const REPLICAS_BEFORE_ANNOTATION = 'killswitch.dev/replicas-before'
+/** A label or annotation with this key (any value but "false") keeps an object out of every step. */
+export const PROTECT_MARKER = 'killswitch.dev/protect'
+
+function isProtected(labels: Record<string, string> | undefined, annotations: Record<string, string> | undefined): boolean {
+  const value = labels?.[PROTECT_MARKER] ?? annotations?.[PROTECT_MARKER]
+  return value !== undefined && value !== 'false'
+}
 
 /**
  * Client-side pacing per cluster. Kubernetes publishes no request rate; what bounds a client is API Priority and
@@ -177,6 +184,28 @@ export function createScaleToZeroPrimitive(
         else missing.push(missingTarget(client.context, spec.namespace, name))
       }
 
+      // A workload or CronJob marked killswitch.dev/protect (label or annotation) is never selected, by name either.
+      const protectedOnes: string[] = []
+      for (const [key, workload] of workloads) {
+        if (isProtected(workload.labels, workload.annotations)) {
+          workloads.delete(key)
+          protectedOnes.push(`${workload.namespace}/${key}`)
+        }
+      }
+      for (const [name, cronJob] of cronJobs) {
+        if (isProtected(cronJob.metadata?.labels, cronJob.metadata?.annotations)) {
+          cronJobs.delete(name)
+          protectedOnes.push(`${spec.namespace}/cronjob/${name}`)
+        }
+      }
+      if (protectedOnes.length > 0) ctx.warn(`left out, marked ${PROTECT_MARKER}: ${protectedOnes.join(', ')}`)
+      if (workloads.size === 0 && cronJobs.size === 0 && missing.length === 0 && protectedOnes.length > 0) {
+        throw new PrimitiveError(
+          `everything the step selects in namespace ${spec.namespace} is marked ${PROTECT_MARKER}: ${protectedOnes.join(', ')}`,
+          `remove the marker from what must be halted, or the step from the scope`,
+          'AllTargetsProtected',
+        )
+      }
       if (workloads.size === 0 && cronJobs.size === 0 && missing.length === 0) {
         throw new PrimitiveError(
           `selector ${spec.selector} matched no ${orList(kinds)} in namespace ${spec.namespace} (context ${client.context})`,

@@ -249,3 +249,20 @@ describe('scaleToZero with a least-privilege identity', () => {
     expect(warnings.join('\n')).toContain('no permission to delete pods in agents, so gracePeriodSeconds 0 is not applied; its pods terminate at their own grace period (20 s)')
   })
 })
+
+describe('scaleToZero and the protection marker', () => {
+  it('never selects a workload marked killswitch.dev/protect, by selector or by name, and says what it left out', async () => {
+    const { cluster, primitive, ctx, warnings } = setup()
+    cluster.add({ kind: 'deployment', name: 'refund-api', labels: { class: 'refund' }, replicas: 2 })
+    cluster.add({ kind: 'deployment', name: 'refund-ledger', labels: { class: 'refund', 'killswitch.dev/protect': 'true' }, replicas: 2 })
+    cluster.add({ kind: 'statefulset', name: 'refund-db', labels: { class: 'refund' }, annotations: { 'killswitch.dev/protect': 'yes' }, replicas: 1 })
+
+    const targets = await primitive.resolve(spec({ selector: 'class=refund', names: ['statefulset/refund-db'] }), ctx())
+    expect(targets.map((t) => t.label)).toEqual(['agents/deployment/refund-api'])
+    expect(warnings.join('\n')).toContain('left out, marked killswitch.dev/protect: agents/deployment/refund-ledger, agents/statefulset/refund-db')
+
+    const only = await primitive.resolve(spec({ names: ['statefulset/refund-db'] }), ctx()).catch((e: unknown) => e)
+    expect(only).toMatchObject({ code: 'AllTargetsProtected' })
+  })
+})
+

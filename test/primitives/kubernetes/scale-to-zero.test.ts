@@ -114,9 +114,10 @@ describe('scaleToZero resolve', () => {
 
   it('refuses a namespace or name that is not a Kubernetes name, before any request', async () => {
     const { cluster, primitive } = setup()
-    const escape = await rejection(primitive.resolve(spec({ namespace: '..', names: ['deployment/refund-api'] }), testContext()))
+    // The schema refuses such a namespace in the runbook; this is the value after ${…} substitution.
+    const escape = await rejection(primitive.resolve({ ...spec({ names: ['deployment/refund-api'] }), namespace: 'agents-a..b' }, testContext()))
     expect(escape.code).toBe('KubernetesNameInvalid')
-    expect(escape.message).toContain('".."')
+    expect(escape.message).toContain('"agents-a..b"')
     const dots = await rejection(primitive.resolve(spec({ names: ['deployment/..'] }), testContext()))
     expect(dots.code).toBe('KubernetesNameInvalid')
     expect(cluster.calls).toEqual([])
