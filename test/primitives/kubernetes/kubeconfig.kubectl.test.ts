@@ -127,6 +127,11 @@ const CASES: Case[] = [
     clientNode: true,
   },
   {
+    name: "an https:// proxy-url, its certificate checked against the cluster's CA as Go's transport checks it",
+    files: [['config', config(cluster('c', "server: 'https://kube.test:PORT', certificate-authority: pki/ca.crt, proxy-url: 'TLSPROXY'"), user('u', 'token: t'), context('x', 'c', 'u'), 'x')]],
+    proxied: true,
+  },
+  {
     name: 'HTTPS_PROXY from the environment for a named server',
     files: [['config', config(cluster('c', "server: 'https://kube.test:PORT', certificate-authority: pki/ca.crt"), user('u', 'token: t'), context('x', 'c', 'u'), 'x')]],
     env: (proxy) => ({ HTTPS_PROXY: proxy.url.replace('http://', ''), NO_PROXY: 'localhost,.cluster.local' }),
@@ -145,6 +150,7 @@ describe.skipIf(!hasKubectl)('kubeconfigs, as kubectl reads them', () => {
   let server: Server
   let port: number
   let proxy: TestProxy
+  let tlsProxy: TestProxy
   let sent: Array<Sent & { path: string }> = []
   const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: join(dir, 'pki'), stdio: 'pipe' })
 
@@ -185,9 +191,11 @@ describe.skipIf(!hasKubectl)('kubeconfigs, as kubectl reads them', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
     port = (server.address() as AddressInfo).port
     proxy = await startHttpProxy(() => port)
+    tlsProxy = await startHttpProxy(() => port, { tls: { key: serverKey!, cert: serverCert! } })
   })
   afterAll(async () => {
     await proxy?.close()
+    await tlsProxy?.close()
     server?.closeAllConnections()
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
     await rm(dir, { recursive: true, force: true })
@@ -201,6 +209,7 @@ describe.skipIf(!hasKubectl)('kubeconfigs, as kubectl reads them', () => {
     for (const [name, text] of entry.files) {
       let filled = text
         .replaceAll('PORT', String(port))
+        .replaceAll('TLSPROXY', tlsProxy.url)
         .replaceAll('PROXY', proxy.url)
         .replaceAll('NODE', JSON.stringify(process.execPath))
         .replaceAll('DIR', dir)
@@ -228,14 +237,19 @@ describe.skipIf(!hasKubectl)('kubeconfigs, as kubectl reads them', () => {
     expect(resolvedByKubectl(view)).toEqual(resolvedByKillswitch(connection))
 
     // 2. What each sends to the same server.
+    const proxiedSince = () => {
+      const proxied = proxy.seen.length + tlsProxy.seen.length > 0
+      proxy.seen.length = 0
+      tlsProxy.seen.length = 0
+      return proxied
+    }
     sent = []
-    proxy.seen.length = 0
+    proxiedSince()
     await kubectl(['get', '--raw', '/api', '--request-timeout=10s', ...contextArgs], env)
-    const byKubectl = { sent: sent.filter((request) => request.path === '/api').map(({ path: _, ...rest }) => rest), proxied: proxy.seen.length > 0 }
+    const byKubectl = { sent: sent.filter((request) => request.path === '/api').map(({ path: _, ...rest }) => rest), proxied: proxiedSince() }
     sent = []
-    proxy.seen.length = 0
     await createTransport(connection, env).call('read the API versions', { method: 'GET', path: '/api', signal: AbortSignal.timeout(10_000) })
-    const byKillswitch = { sent: sent.map(({ path: _, ...rest }) => rest), proxied: proxy.seen.length > 0 }
+    const byKillswitch = { sent: sent.map(({ path: _, ...rest }) => rest), proxied: proxiedSince() }
     expect(byKillswitch).toEqual(byKubectl)
     expect(byKillswitch.proxied).toBe(entry.proxied)
 

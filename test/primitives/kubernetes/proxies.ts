@@ -4,7 +4,8 @@
  * connection to `upstream`, whatever host the client asked for (so a test can name the API server `kube.test`), and
  * records what it was asked.
  */
-import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type Server } from 'node:http'
+import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import { connect, createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net'
 
 export interface ProxyRecord {
@@ -22,11 +23,14 @@ export interface TestProxy {
   close(): Promise<void>
 }
 
-/** An HTTP proxy; `refuse` answers CONNECT with that status instead of tunnelling (407, 403…). */
-export async function startHttpProxy(upstream: () => number, options: { refuse?: number } = {}): Promise<TestProxy> {
+/**
+ * An HTTP proxy; `refuse` answers CONNECT with that status instead of tunnelling (407, 403…); with `tls` it is an
+ * https:// proxy (TLS between client and proxy) with that key and certificate.
+ */
+export async function startHttpProxy(upstream: () => number, options: { refuse?: number; tls?: { key: Buffer; cert: Buffer } } = {}): Promise<TestProxy> {
   const seen: ProxyRecord[] = []
   const sockets = new Set<Socket>()
-  const server: Server = createHttpServer((request, response) => {
+  const forward: RequestListener = (request, response) => {
     seen.push({ request: `${request.method} ${request.url}`, credentials: request.headers['proxy-authorization'], headers: request.headers })
     const target = new URL(request.url ?? '/')
     const headers = { ...request.headers }
@@ -38,7 +42,8 @@ export async function startHttpProxy(upstream: () => number, options: { refuse?:
     })
     forwarded.on('error', () => response.destroy())
     request.pipe(forwarded)
-  })
+  }
+  const server: Server = options.tls ? createHttpsServer(options.tls, forward) : createHttpServer(forward)
   server.on('connect', (request, client: Socket, head) => {
     seen.push({ request: `CONNECT ${request.url}`, credentials: request.headers['proxy-authorization'], headers: request.headers })
     sockets.add(client)
@@ -58,7 +63,7 @@ export async function startHttpProxy(upstream: () => number, options: { refuse?:
     tunnel.on('error', () => client.destroy())
     client.on('error', () => tunnel.destroy())
   })
-  return await listening(server, 'http', seen, sockets)
+  return await listening(server, options.tls ? 'https' : 'http', seen, sockets)
 }
 
 /** A SOCKS5 proxy; with `user`, it requires RFC 1929 username/password authentication. */
