@@ -248,9 +248,10 @@ async function send(
 }
 
 /**
- * Writes the refreshed tokens into the user's auth-provider config, in place and with the rest of the file as it
- * was (comments included), under kubectl's lock file (`<file>.lock`, created exclusively; kubectl does the same in
- * clientcmd's ModifyConfig). Lines are never folded: a folded base64 value would no longer decode in kubectl.
+ * Writes the refreshed tokens into the user's auth-provider config, in place (through a symlink, as kubectl writes)
+ * and keeping the rest of the file's content and comments, under kubectl's lock file (`<file>.lock`, created
+ * exclusively, as clientcmd's ModifyConfig does). Lines are never folded: a folded base64 value would no longer
+ * decode in kubectl.
  */
 async function writeBack(provider: OidcProviderConfig, tokens: Record<string, string>): Promise<void> {
   const lock = await open(`${provider.file}.lock`, 'wx')
@@ -261,7 +262,7 @@ async function writeBack(provider: OidcProviderConfig, tokens: Record<string, st
     const index = users.items.findIndex((item) => isMap(item) && item.get('name') === provider.user)
     if (index < 0) return
     for (const [key, value] of Object.entries(tokens)) document.setIn(['users', index, 'user', 'auth-provider', 'config', key], value)
-    await writeFile(provider.file, document.toString({ lineWidth: 0 }))
+    await writeFile(provider.file, document.toString({ lineWidth: 0, indentSeq: false, flowCollectionPadding: false }))
   } finally {
     await lock.close()
     await rm(`${provider.file}.lock`, { force: true })

@@ -136,6 +136,9 @@ describe('the oidc auth-provider', () => {
 
     const written = await readFile(path, 'utf8')
     expect(written).toContain('# the break-glass kubeconfig: keep this comment')
+    expect(written).toContain("- name: someone-else\n  user: {token: unrelated}\n")
+    expect(written).toContain("  cluster: {server: 'https://kube.example:6443'}\n")
+    expect(written).not.toContain(expiredToken)
     expect(providerOf(path)).toMatchObject({ idToken: refreshedToken, refreshToken: 'refresh-2' })
     expect(loadKubeconfig({ kubeconfig: path, context: 'prod', env: {} }).cluster.server.href).toBe('https://kube.example:6443/')
   })
