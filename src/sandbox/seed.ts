@@ -57,9 +57,39 @@ export const FlagSeed = z
     /** Whether targeting is on, per environment key. Environments not listed start off. */
     on: z.record(z.string(), z.boolean()).default({}),
     variations: z.array(z.unknown()).default([true, false]),
-    offVariation: z.number().int().default(1),
+    /** The variation served while targeting is off; null: none is set, so each SDK caller gets its own fallback. */
+    offVariation: z.number().int().nullable().default(1),
     fallthroughVariation: z.number().int().default(0),
     tags: z.array(z.string()).default([]),
+    /** Archived flags are left out of flag lists, as LaunchDarkly leaves them out. */
+    archived: z.boolean().default(false),
+    /** Changes scheduled in an environment, each carried out `afterSeconds` after the sandbox starts. */
+    scheduledChanges: z
+      .array(
+        z
+          .object({
+            environment: z.string(),
+            afterSeconds: z.number().min(0),
+            instructions: z.array(z.enum(['turnFlagOn', 'turnFlagOff'])).min(1),
+          })
+          .strict(),
+      )
+      .default([]),
+    /** Flag triggers: a URL an outside tool calls to turn the flag on or off in one environment. */
+    triggers: z
+      .array(
+        z
+          .object({
+            environment: z.string(),
+            instruction: z.enum(['turnFlagOn', 'turnFlagOff']),
+            enabled: z.boolean().default(true),
+            integrationKey: z.string().default('generic-trigger'),
+          })
+          .strict(),
+      )
+      .default([]),
+    /** Environments where an approval request for this flag is pending. */
+    pendingApprovalRequests: z.array(z.string()).default([]),
   })
   .strict()
 
@@ -92,13 +122,26 @@ export const SeedSchema = z
       .object({
         /** REST access tokens the sandbox accepts. Empty: any non-empty token is accepted. */
         apiTokens: z.array(z.string()).default([]),
+        /** REST access tokens whose role has the bypassRequiredApproval action. */
+        approvalBypassTokens: z.array(z.string()).default([]),
         projects: z
           .record(
             z.string(),
             z
               .object({
-                /** Environment key → its server-side SDK key. */
-                environments: z.record(z.string(), z.object({ sdkKey: z.string() }).strict()),
+                /** Environment key → its server-side SDK key and approval settings. */
+                environments: z.record(
+                  z.string(),
+                  z
+                    .object({
+                      sdkKey: z.string(),
+                      /** Flag changes need an approval request: a direct PATCH is answered 405. */
+                      approvalsRequired: z.boolean().default(false),
+                      /** Flag changes must carry a comment. */
+                      requireComments: z.boolean().default(false),
+                    })
+                    .strict(),
+                ),
                 flags: z.array(FlagSeed).default([]),
               })
               .strict(),
@@ -106,7 +149,7 @@ export const SeedSchema = z
           .default({}),
       })
       .strict()
-      .default({ apiTokens: [], projects: {} }),
+      .default({ apiTokens: [], approvalBypassTokens: [], projects: {} }),
   })
   .strict()
 

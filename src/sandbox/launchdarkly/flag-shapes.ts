@@ -1,10 +1,11 @@
 /**
- * The two JSON shapes a flag takes on the wire: the REST `FeatureFlag` (api/v2, per-environment configuration under
- * `environments.<env>`) and the server-side SDK flag of the streaming and polling endpoints (PROTOCOLS F.2).
- * Targeting beyond on/off (targets, rules, prerequisites) is always empty: the seed cannot express it.
+ * The JSON shapes of the wire: the REST `FeatureFlag` (api/v2, per-environment configuration under
+ * `environments.<env>`), the server-side SDK flag of the streaming and polling endpoints, and the REST
+ * `Environment`, scheduled change and flag trigger. Targeting beyond on/off (targets, rules, prerequisites) is
+ * always empty: the seed cannot express it. An unset off variation is left out, as LaunchDarkly leaves it out.
  */
 import { createHash } from 'node:crypto'
-import type { FlagRecord } from './flag-store.js'
+import type { EnvironmentRecord, FlagRecord, ProjectRecord, ScheduledChangeRecord, TriggerRecord } from './flag-store.js'
 
 /** Stable pseudo-random hex derived from `parts`, so ids and salts do not change between runs. */
 function stableHex(length: number, ...parts: string[]): string {
@@ -29,7 +30,7 @@ export function restFeatureFlag(projectKey: string, flag: FlagRecord, environmen
     if (!state) continue
     envConfigs[env] = {
       on: state.on,
-      archived: false,
+      archived: flag.archived,
       salt: stableHex(32, 'salt', projectKey, flag.key, env),
       sel: stableHex(32, 'sel', projectKey, flag.key, env),
       lastModified: state.lastModified,
@@ -38,7 +39,7 @@ export function restFeatureFlag(projectKey: string, flag: FlagRecord, environmen
       contextTargets: [],
       rules: [],
       fallthrough: { variation: flag.fallthroughVariation },
-      offVariation: flag.offVariation,
+      ...offVariationOf(flag),
       prerequisites: [],
       _site: { href: `/${projectKey}/${env}/features/${flag.key}`, type: 'text/html' },
       _environmentName: env,
@@ -66,9 +67,9 @@ export function restFeatureFlag(projectKey: string, flag: FlagRecord, environmen
     goalIds: [],
     experiments: { baselineIdx: 0, items: [] },
     customProperties: {},
-    archived: false,
+    archived: flag.archived,
     deprecated: false,
-    defaults: { onVariation: flag.fallthroughVariation, offVariation: flag.offVariation },
+    defaults: { onVariation: flag.fallthroughVariation, ...offVariationOf(flag) },
     environments: envConfigs,
   }
 }
@@ -81,7 +82,7 @@ export function sdkFlag(projectKey: string, flag: FlagRecord, environment: strin
     version: state.version,
     on: state.on,
     variations: flag.variations,
-    offVariation: flag.offVariation,
+    ...offVariationOf(flag),
     fallthrough: { variation: flag.fallthroughVariation },
     targets: [],
     contextTargets: [],
@@ -100,4 +101,64 @@ export function sdkFlags(projectKey: string, flags: Iterable<FlagRecord>, enviro
   const result: Record<string, unknown> = {}
   for (const flag of flags) result[flag.key] = sdkFlag(projectKey, flag, environment)
   return result
+}
+
+function offVariationOf(flag: FlagRecord): { offVariation?: number } {
+  return flag.offVariation === null ? {} : { offVariation: flag.offVariation }
+}
+
+/** The REST `Environment`: its SDK key (`apiKey`), mobile key, client-side id (`_id`) and approval settings. */
+export function restEnvironment(project: ProjectRecord, environment: EnvironmentRecord): Record<string, unknown> {
+  return {
+    _links: { self: { href: `/api/v2/projects/${project.key}/environments/${environment.key}`, type: 'application/json' } },
+    _id: stableHex(24, 'environment', project.key, environment.key),
+    key: environment.key,
+    name: environment.key,
+    apiKey: environment.sdkKey,
+    mobileKey: `mob-${stableUuid('mobile', project.key, environment.key)}`,
+    color: '417505',
+    defaultTtl: 0,
+    secureMode: false,
+    defaultTrackEvents: false,
+    requireComments: environment.requireComments,
+    confirmChanges: false,
+    tags: [],
+    critical: environment.approvalsRequired,
+    approvalSettings: {
+      required: environment.approvalsRequired,
+      bypassApprovalsForPendingChanges: false,
+      minNumApprovals: 1,
+      canReviewOwnRequest: false,
+      canApplyDeclinedChanges: true,
+      serviceKind: 'launchdarkly',
+      serviceConfig: {},
+      requiredApprovalTags: [],
+    },
+  }
+}
+
+/** One item of the scheduled changes list of a flag in an environment. */
+export function restScheduledChange(change: ScheduledChangeRecord): Record<string, unknown> {
+  return {
+    _id: change.id,
+    _creationDate: change.creationDate,
+    _maintainerId: stableHex(24, 'maintainer'),
+    _version: 1,
+    executionDate: change.executionDate,
+    instructions: change.instructions.map((kind) => ({ kind })),
+  }
+}
+
+/** One item of the trigger list of a flag in an environment. The URL is only ever shown when a trigger is created. */
+export function restTrigger(trigger: TriggerRecord): Record<string, unknown> {
+  return {
+    _id: trigger.id,
+    _version: 1,
+    _creationDate: trigger.creationDate,
+    _maintainerId: stableHex(24, 'maintainer'),
+    enabled: trigger.enabled,
+    integrationKey: trigger.integrationKey,
+    instructions: [{ kind: trigger.instruction }],
+    triggerCount: 0,
+  }
 }

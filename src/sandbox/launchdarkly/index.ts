@@ -17,7 +17,7 @@ export interface LaunchDarklyState {
 
 export function createLaunchDarklyPlane(options: PlaneOptions): Plane {
   const store = new FlagStore(options.seed.launchdarkly)
-  const rest = new LaunchDarklyRestApi({ store, realism: options.realism, apiTokens: options.seed.launchdarkly.apiTokens })
+  const rest = new LaunchDarklyRestApi({ store, realism: options.realism, apiTokens: options.seed.launchdarkly.apiTokens, approvalBypassTokens: options.seed.launchdarkly.approvalBypassTokens })
   const sdk = new LaunchDarklySdkEndpoints(store, options.realism)
   return {
     name: 'launchdarkly',
@@ -29,6 +29,7 @@ export function createLaunchDarklyPlane(options: PlaneOptions): Plane {
       return { projects: store.snapshot(), changes: store.changes.map((change) => ({ ...change })), openStreams: sdk.openStreamCount }
     },
     async close() {
+      store.close()
       sdk.close()
     },
   }

@@ -1,4 +1,4 @@
-/** LaunchDarkly's JSON answers: bodies as JSON, errors as `{"code","message"}` (PROTOCOLS F.1). */
+/** LaunchDarkly's JSON answers: bodies as JSON, errors as `{"code","message"}` (docs/sandbox/launchdarkly.md). */
 import type { ServerResponse } from 'node:http'
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   400: 'invalid_request',
   401: 'unauthorized',
   404: 'not_found',
+  405: 'method_not_allowed',
   429: 'rate_limited',
   500: 'internal_server_error',
 } as const

@@ -1,15 +1,19 @@
 /**
- * LaunchDarkly's REST API (api/v2) for flags: read one, list, and PATCH on/off per environment (PROTOCOLS F.1).
+ * LaunchDarkly's REST API (api/v2) for flags: read one, list, PATCH on/off per environment, and what a kill switch
+ * checks around it: the project's environments (SDK keys, approval settings), a flag's scheduled changes and its
+ * triggers (docs/sandbox/launchdarkly.md).
  *
  * Order of checks on every call: realism gate (latency, injected faults) → rate-limit accounting (headers on every
  * answer from here on) → access token → route. The access token is the raw `Authorization` value; SDK keys are
- * refused, as LaunchDarkly refuses them.
+ * refused, as LaunchDarkly refuses them. A PATCH that would change a flag then passes, in order: required approvals
+ * (405 unless the token may bypass them), required comments (400), conflicts with pending scheduled changes or
+ * approval requests (400 unless `ignoreConflicts=true`).
  */
 import type { ServerResponse } from 'node:http'
 import type { Realism } from '../realism.js'
 import { notFound, type SandboxRequest } from '../server.js'
 import { isSemanticPatchContentType, parseJsonPatch, parseSemanticPatch } from './flag-patch.js'
-import { restFeatureFlag } from './flag-shapes.js'
+import { restEnvironment, restFeatureFlag, restScheduledChange, restTrigger } from './flag-shapes.js'
 import type { FlagRecord, FlagStore, ProjectRecord } from './flag-store.js'
 import { RestRateLimits } from './rate-limit.js'
 import { sendError, sendJson } from './responses.js'
@@ -17,16 +21,39 @@ import { sendError, sendJson } from './responses.js'
 type Route =
   | { name: 'GET /api/v2/flags/{project}'; project: string }
   | { name: 'GET /api/v2/flags/{project}/{key}' | 'PATCH /api/v2/flags/{project}/{key}'; project: string; flagKey: string }
+  | { name: 'GET /api/v2/flags/{project}/{key}/triggers/{env}'; project: string; flagKey: string; environment: string }
+  | { name: 'GET /api/v2/projects/{project}/environments'; project: string }
+  | { name: 'GET /api/v2/projects/{project}/environments/{env}'; project: string; environment: string }
+  | { name: 'GET /api/v2/projects/{project}/flags/{key}/environments/{env}/scheduled-changes'; project: string; flagKey: string; environment: string }
 
 function matchRoute(method: string, pathname: string): Route | undefined {
   const segments = pathname.split('/').slice(1).map(decodeURIComponent)
-  if (segments[0] !== 'api' || segments[1] !== 'v2' || segments[2] !== 'flags') return undefined
-  const [project, flagKey, ...rest] = segments.slice(3)
-  if (!project || rest.length > 0) return undefined
-  if (flagKey === undefined) return method === 'GET' ? { name: 'GET /api/v2/flags/{project}', project } : undefined
-  if (flagKey === '') return undefined
-  if (method === 'GET') return { name: 'GET /api/v2/flags/{project}/{key}', project, flagKey }
-  if (method === 'PATCH') return { name: 'PATCH /api/v2/flags/{project}/{key}', project, flagKey }
+  if (segments[0] !== 'api' || segments[1] !== 'v2' || segments.slice(3).some((s) => s === '')) return undefined
+  const rest = segments.slice(3)
+  if (segments[2] === 'flags') {
+    const [project, flagKey, ...more] = rest
+    if (!project) return undefined
+    if (flagKey === undefined) return method === 'GET' ? { name: 'GET /api/v2/flags/{project}', project } : undefined
+    if (more.length === 0) {
+      if (method === 'GET') return { name: 'GET /api/v2/flags/{project}/{key}', project, flagKey }
+      if (method === 'PATCH') return { name: 'PATCH /api/v2/flags/{project}/{key}', project, flagKey }
+      return undefined
+    }
+    if (method === 'GET' && more.length === 2 && more[0] === 'triggers') {
+      return { name: 'GET /api/v2/flags/{project}/{key}/triggers/{env}', project, flagKey, environment: more[1]! }
+    }
+    return undefined
+  }
+  if (segments[2] === 'projects' && method === 'GET') {
+    const [project, environments, environment, ...more] = rest
+    if (!project) return undefined
+    if (environments === 'environments' && environment === undefined) return { name: 'GET /api/v2/projects/{project}/environments', project }
+    if (environments === 'environments' && more.length === 0) return { name: 'GET /api/v2/projects/{project}/environments/{env}', project, environment: environment! }
+    const [flagKey, envs, env, scheduled, ...extra] = [environment, ...more]
+    if (environments === 'flags' && envs === 'environments' && scheduled === 'scheduled-changes' && extra.length === 0 && flagKey && env) {
+      return { name: 'GET /api/v2/projects/{project}/flags/{key}/environments/{env}/scheduled-changes', project, flagKey, environment: env }
+    }
+  }
   return undefined
 }
 
@@ -35,6 +62,8 @@ export interface RestApiOptions {
   realism: Realism
   /** Access tokens accepted; empty means any token that is not an SDK key. */
   apiTokens: readonly string[]
+  /** Tokens whose role has the bypassRequiredApproval action. */
+  approvalBypassTokens: readonly string[]
 }
 
 export class LaunchDarklyRestApi {
@@ -65,13 +94,33 @@ export class LaunchDarklyRestApi {
 
     const project = this.options.store.projects.get(route.project)
     if (!project) return sendError(res, 404, `Unknown project: ${route.project}`, headers)
-    if (route.name === 'GET /api/v2/flags/{project}') return this.listFlags(req, res, project, headers)
+    switch (route.name) {
+      case 'GET /api/v2/flags/{project}':
+        return this.listFlags(req, res, project, headers)
+      case 'GET /api/v2/projects/{project}/environments':
+        return this.listEnvironments(req, res, project, headers)
+      case 'GET /api/v2/projects/{project}/environments/{env}': {
+        const environment = project.environments.get(route.environment)
+        if (!environment) return sendError(res, 404, `Unknown environment: ${route.environment}`, headers)
+        return sendJson(res, 200, restEnvironment(project, environment), headers)
+      }
+    }
     const flag = project.flags.get(route.flagKey)
     if (!flag) return sendError(res, 404, `Unknown flag: ${route.flagKey}`, headers)
-    if (route.name === 'GET /api/v2/flags/{project}/{key}') {
-      return sendJson(res, 200, restFeatureFlag(project.key, flag, requestedEnvironments(req)), headers)
+    switch (route.name) {
+      case 'GET /api/v2/flags/{project}/{key}':
+        return sendJson(res, 200, restFeatureFlag(project.key, flag, requestedEnvironments(req)), headers)
+      case 'PATCH /api/v2/flags/{project}/{key}':
+        return this.patchFlag(req, res, project, flag, token, headers)
     }
-    return this.patchFlag(req, res, project, flag, headers)
+    const state = flag.environments.get(route.environment)
+    if (!state) return sendError(res, 404, `Unknown environment: ${route.environment}`, headers)
+    const href = req.url.pathname
+    if (route.name === 'GET /api/v2/flags/{project}/{key}/triggers/{env}') {
+      return sendJson(res, 200, { items: state.triggers.map(restTrigger), _links: { self: { href, type: 'application/json' } } }, headers)
+    }
+    const items = state.scheduledChanges.map(restScheduledChange)
+    sendJson(res, 200, { items, totalCount: items.length, _links: { self: { href, type: 'application/json' } } }, headers)
   }
 
   private acceptsToken(token: string): boolean {
@@ -81,14 +130,20 @@ export class LaunchDarklyRestApi {
     return !this.options.store.isSdkKey(token)
   }
 
+  private listEnvironments(req: SandboxRequest, res: ServerResponse, project: ProjectRecord, headers: Record<string, string>): void {
+    const { limit, offset } = paging(req)
+    const all = [...project.environments.values()]
+    const items = all.slice(offset, offset + limit).map((environment) => restEnvironment(project, environment))
+    sendJson(res, 200, { items, totalCount: all.length, _links: { self: { href: `/api/v2/projects/${project.key}/environments`, type: 'application/json' } } }, headers)
+  }
+
   private listFlags(req: SandboxRequest, res: ServerResponse, project: ProjectRecord, headers: Record<string, string>): void {
     const filter = parseFlagFilter(req.url.searchParams.get('filter'))
     if (!filter.ok) return sendError(res, 400, filter.message, headers)
     const environments = requestedEnvironments(req)
-    // Pages as LaunchDarkly does: `limit` defaults to 20 and is at most 100, `offset` skips; totalCount is the whole.
-    const limit = Math.min(100, Math.max(1, Number.parseInt(req.url.searchParams.get('limit') ?? '', 10) || 20))
-    const offset = Math.max(0, Number.parseInt(req.url.searchParams.get('offset') ?? '', 10) || 0)
-    const matching = [...project.flags.values()].filter((flag) => filter.tags.every((tag) => flag.tags.includes(tag)))
+    const { limit, offset } = paging(req)
+    // Archived flags are left out, as LaunchDarkly leaves them out unless asked for.
+    const matching = [...project.flags.values()].filter((flag) => !flag.archived && filter.tags.every((tag) => flag.tags.includes(tag)))
     const items = matching.slice(offset, offset + limit).map((flag) => restFeatureFlag(project.key, flag, environments))
     sendJson(
       res,
@@ -98,7 +153,7 @@ export class LaunchDarklyRestApi {
     )
   }
 
-  private patchFlag(req: SandboxRequest, res: ServerResponse, project: ProjectRecord, flag: FlagRecord, headers: Record<string, string>): void {
+  private patchFlag(req: SandboxRequest, res: ServerResponse, project: ProjectRecord, flag: FlagRecord, token: string, headers: Record<string, string>): void {
     let body: unknown
     try {
       body = JSON.parse(req.body.toString('utf8'))
@@ -108,12 +163,39 @@ export class LaunchDarklyRestApi {
     const contentType = typeof req.headers['content-type'] === 'string' ? req.headers['content-type'] : undefined
     const patch = isSemanticPatchContentType(contentType) ? parseSemanticPatch(body, flag) : parseJsonPatch(body, flag)
     if (!patch.ok) return sendError(res, patch.status, patch.message, headers)
+    // Only a change is held to the environment's rules: a request that changes nothing is answered as it is.
+    for (const env of this.options.store.wouldChange(flag, patch.update)) {
+      const environment = project.environments.get(env)!
+      if (environment.approvalsRequired && !this.options.approvalBypassTokens.includes(token)) {
+        return sendError(res, 405, `Approval is required to change flag ${flag.key} in environment ${env}: create an approval request`, headers)
+      }
+      if (environment.requireComments && patch.comment.trim() === '') {
+        return sendError(res, 400, `A comment is required to change flags in environment ${env}`, headers)
+      }
+      const state = flag.environments.get(env)!
+      const pending = state.scheduledChanges.length + state.pendingApprovalRequests
+      if (pending > 0 && req.url.searchParams.get('ignoreConflicts') !== 'true') {
+        return sendError(
+          res,
+          400,
+          `This change to ${flag.key} in ${env} conflicts with ${state.scheduledChanges.length} pending scheduled change(s) and ${state.pendingApprovalRequests} pending approval request(s); set ignoreConflicts=true to apply it anyway`,
+          headers,
+        )
+      }
+    }
     if (req.url.searchParams.get('dryRun') === 'true') {
       return sendJson(res, 200, restFeatureFlag(project.key, previewTargeting(flag, patch.update)), headers)
     }
     this.options.store.applyTargeting(project, flag, patch.update, patch.instruction, patch.comment)
     sendJson(res, 200, restFeatureFlag(project.key, flag), headers)
   }
+}
+
+/** Pages as LaunchDarkly does: `limit` defaults to 20 and is at most 100, `offset` skips; totalCount is the whole. */
+function paging(req: SandboxRequest): { limit: number; offset: number } {
+  const limit = Math.min(100, Math.max(1, Number.parseInt(req.url.searchParams.get('limit') ?? '', 10) || 20))
+  const offset = Math.max(0, Number.parseInt(req.url.searchParams.get('offset') ?? '', 10) || 0)
+  return { limit, offset }
 }
 
 /** The `env` query parameters (repeatable); undefined when none, meaning every environment. */
@@ -146,7 +228,7 @@ function previewTargeting(flag: FlagRecord, update: Map<string, boolean>): FlagR
     const state = environments.get(env)!
     if (state.on === on) continue
     changed = true
-    environments.set(env, { on, version: state.version + 1, lastModified: Date.now() })
+    environments.set(env, { ...state, on, version: state.version + 1, lastModified: Date.now() })
   }
   return { ...flag, version: changed ? flag.version + 1 : flag.version, environments }
 }

@@ -1,6 +1,7 @@
 /**
- * The server-side SDK's endpoints (PROTOCOLS F.2): the FDv1 stream `GET /all`, polling `GET /sdk/latest-all`, and
- * the event sinks `POST /bulk` and `POST /diagnostic`. SDK endpoints are never rate-limited, as in LaunchDarkly.
+ * The server-side SDK's endpoints (docs/sandbox/launchdarkly.md): the FDv1 stream `GET /all`, polling
+ * `GET /sdk/latest-all`, and the event sinks `POST /bulk` and `POST /diagnostic`. SDK endpoints are never
+ * rate-limited, as in LaunchDarkly.
  *
  * Stream invariants: a stream belongs to the project and environment of its SDK key; it gets one `put` with every
  * flag on connect, then one `patch` per change in its environment, `streamPushDelayMs` after the change, carrying

@@ -137,3 +137,38 @@ describe('the LaunchDarkly server SDK streaming from the sandbox', () => {
     sandbox = await startSandbox({ seed: launchDarklySeed })
   })
 })
+
+describe('what the LaunchDarkly server SDK serves when a sandbox flag is off', () => {
+  const servingSeed = {
+    launchdarkly: {
+      apiTokens: [API_TOKEN],
+      projects: {
+        [PROJECT]: {
+          environments: { production: { sdkKey: 'sdk-test-production' } },
+          flags: [
+            { key: 'serves-false', on: { production: false } },
+            { key: 'serves-true', on: { production: false }, offVariation: 0 },
+            { key: 'no-off-variation', on: { production: false }, offVariation: null },
+            { key: 'agent-mode', on: { production: false }, variations: ['autonomous', 'supervised', 'stopped'], offVariation: 2, fallthroughVariation: 0 },
+          ],
+        },
+      },
+    },
+  }
+
+  it("serves the off variation's value with reason OFF, and the caller's fallback when no off variation is set", async () => {
+    await sandbox.stop()
+    sandbox = await startSandbox({ seed: servingSeed })
+    const client = connect(sandbox.env.LD_SDK_KEY_PRODUCTION!)
+    await client.waitForInitialization({ timeout: 10 })
+
+    const served = async (flag: string, fallback: unknown) => {
+      const detail = await client.variationDetail(flag, agent, fallback)
+      return [detail.value, detail.reason.kind]
+    }
+    expect(await served('serves-false', 'fallback')).toEqual([false, 'OFF'])
+    expect(await served('serves-true', 'fallback')).toEqual([true, 'OFF'])
+    expect(await served('no-off-variation', 'each agent’s own fallback')).toEqual(['each agent’s own fallback', 'OFF'])
+    expect(await served('agent-mode', 'fallback')).toEqual(['stopped', 'OFF'])
+  })
+})
