@@ -47,11 +47,16 @@ async function send<T>(location: FunctionLocation, doing: string, call: () => Pr
 
 /** The function's reserved concurrency from GetFunction; `null` when unreserved (the response has no `Concurrency`). */
 export async function getReservedConcurrency(clients: AwsClients, location: FunctionLocation, ctx: PrimitiveContext): Promise<number | null> {
+  return (await getFunction(clients, location, ctx)).reserved
+}
+
+/** GetFunction: the reserved concurrency (`null` when unreserved) and the function's tags, in one request. */
+async function getFunction(clients: AwsClients, location: FunctionLocation, ctx: PrimitiveContext): Promise<{ reserved: number | null; tags: Record<string, string> }> {
   const { account, region, name } = location
   const [client, { GetFunctionCommand }] = await Promise.all([clients.lambda(account, region), import('@aws-sdk/client-lambda')])
   await ctx.pace(lambdaGetBucket(account, region))
   const out = await send(location, 'reading', () => client.send(new GetFunctionCommand({ FunctionName: name }), { abortSignal: ctx.signal }))
-  return out.Concurrency?.ReservedConcurrentExecutions ?? null
+  return { reserved: out.Concurrency?.ReservedConcurrentExecutions ?? null, tags: out.Tags ?? {} }
 }
 
 /** GetFunctionConcurrency: the authoritative per-function read, in the scarcer 15 requests/s bucket. */
@@ -91,29 +96,29 @@ export async function deleteFunctionConcurrency(clients: AwsClients, location: F
 }
 
 /** Whether the function exists (GetFunction), for resolving bare names; other errors propagate. */
-export async function functionExists(clients: AwsClients, location: FunctionLocation, ctx: PrimitiveContext): Promise<boolean> {
+/** The function's tags, or `null` when it does not exist there. */
+export async function functionTags(clients: AwsClients, location: FunctionLocation, ctx: PrimitiveContext): Promise<Record<string, string> | null> {
   try {
-    await getReservedConcurrency(clients, location, ctx)
-    return true
+    return (await getFunction(clients, location, ctx)).tags
   } catch (error) {
-    if (error instanceof PrimitiveError && error.code === 'FunctionNotFound') return false
+    if (error instanceof PrimitiveError && error.code === 'FunctionNotFound') return null
     throw error
   }
 }
 
-/** ARNs of the functions carrying every one of `tags` in one account and region (GetResources, all pages). */
-export async function findTaggedFunctionArns(
+/** The functions carrying every one of `tags` in one account and region, with all their tags (GetResources, all pages). */
+export async function findTaggedFunctions(
   clients: AwsClients,
   account: string,
   region: string,
   tags: Record<string, string>,
   ctx: PrimitiveContext,
-): Promise<string[]> {
+): Promise<{ arn: string; tags: Record<string, string> }[]> {
   const [client, { GetResourcesCommand }] = await Promise.all([
     clients.tagging(account, region),
     import('@aws-sdk/client-resource-groups-tagging-api'),
   ])
-  const arns: string[] = []
+  const arns: { arn: string; tags: Record<string, string> }[] = []
   let paginationToken: string | undefined
   do {
     await ctx.pace(taggingBucket(account, region))
@@ -127,7 +132,7 @@ export async function findTaggedFunctionArns(
       .send(command, { abortSignal: ctx.signal })
       .catch((error: unknown) => rethrowAwsError(error, `listing tagged Lambda functions in ${account}/${region}`))
     for (const mapping of out.ResourceTagMappingList ?? []) {
-      if (mapping.ResourceARN) arns.push(mapping.ResourceARN)
+      if (mapping.ResourceARN) arns.push({ arn: mapping.ResourceARN, tags: Object.fromEntries((mapping.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])) })
     }
     paginationToken = out.PaginationToken || undefined
   } while (paginationToken)

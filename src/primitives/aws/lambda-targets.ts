@@ -5,11 +5,16 @@
  * - A bare name is looked up in each of `accounts` (default: the break-glass account) × `regions` (default:
  *   `credentials.aws.region`); it must exist in at least one of them.
  * - Tags are searched with the Resource Groups Tagging API in every account × region; they must match something.
+ * - A function tagged `killswitch.dev/protect` (any value but "false") is never a target, however it was selected;
+ *   a warning names it. A named function found nowhere is a missing target: the halt fails it and goes on.
  */
 import { PrimitiveError, type PrimitiveContext, type Target } from '../../core/primitive.js'
 import type { LambdaConcurrencyZeroSpec } from '../../core/runbook/schema.js'
 import type { AwsClients } from './clients.js'
-import { findTaggedFunctionArns, functionExists, functionNotFound, type FunctionLocation } from './lambda-api.js'
+import { findTaggedFunctions, functionNotFound, functionTags, type FunctionLocation } from './lambda-api.js'
+
+export const PROTECT_TAG = 'killswitch.dev/protect'
+const isProtected = (tags: Record<string, string>) => tags[PROTECT_TAG] !== undefined && tags[PROTECT_TAG] !== 'false'
 
 type FunctionSelector = LambdaConcurrencyZeroSpec['functions']
 
@@ -62,7 +67,12 @@ async function resolveName(
       )
     }
     await clients.assertReachable(arn.account, ctx.signal)
-    if (!(await functionExists(clients, arn, ctx))) throw functionNotFound(arn)
+    const tags = await functionTags(clients, arn, ctx)
+    if (tags === null) return [missingFunction(arn, functionNotFound(arn).message)]
+    if (isProtected(tags)) {
+      ctx.warn(`left out, tagged ${PROTECT_TAG}: Lambda function ${arn.name} (${arn.account}/${arn.region})`)
+      return []
+    }
     return [functionTarget(arn)]
   }
   if (name.includes(':')) {
@@ -73,19 +83,26 @@ async function resolveName(
     )
   }
   const locations = places.map((place) => ({ ...place, name }))
-  const exists = await Promise.all(locations.map((location) => functionExists(clients, location, ctx)))
-  const found = locations.filter((_, index) => exists[index])
-  if (found.length === 0) {
-    throw new PrimitiveError(
-      `Lambda function ${name} was not found in ${describePlaces(places)}.`,
-      'Check the function name and the step\'s accounts and regions, or whether the function was deleted.',
-      'FunctionNotFound',
-    )
-  }
-  for (const missing of locations.filter((_, index) => !exists[index])) {
+  const tags = await Promise.all(locations.map((location) => functionTags(clients, location, ctx)))
+  const found = locations.filter((_, index) => tags[index] !== null)
+  if (found.length === 0) return [missingFunction(locations[0]!, `Lambda function ${name} was not found in ${describePlaces(places)}.`)]
+  for (const missing of locations.filter((_, index) => tags[index] === null)) {
     ctx.warn(`Lambda function ${name} does not exist in ${missing.account}/${missing.region}; it is halted where it exists.`)
   }
-  return found.map(functionTarget)
+  const kept = found.filter((location) => {
+    if (!isProtected(tags[locations.indexOf(location)]!)) return true
+    ctx.warn(`left out, tagged ${PROTECT_TAG}: Lambda function ${name} (${location.account}/${location.region})`)
+    return false
+  })
+  return kept.map(functionTarget)
+}
+
+/** A function the step names that is not there: a target of its own that the halt fails, so the others go on. */
+function missingFunction(location: FunctionLocation, message: string): Target {
+  return {
+    ...functionTarget(location),
+    missing: { message, hint: "check the function name and the step's accounts and regions, or whether the function was deleted", code: 'FunctionNotFound' },
+  }
 }
 
 async function resolveTags(
@@ -94,14 +111,22 @@ async function resolveTags(
   clients: AwsClients,
   ctx: PrimitiveContext,
 ): Promise<Target[]> {
-  const arnsPerPlace = await Promise.all(
-    places.map(({ account, region }) => findTaggedFunctionArns(clients, account, region, tags, ctx)),
-  )
-  const targets = arnsPerPlace
-    .flat()
-    .map(parseFunctionArn)
+  const perPlace = await Promise.all(places.map(({ account, region }) => findTaggedFunctions(clients, account, region, tags, ctx)))
+  const tagged = perPlace.flat()
+  const left = tagged.filter((f) => isProtected(f.tags))
+  if (left.length > 0) ctx.warn(`left out, tagged ${PROTECT_TAG}: ${left.map((f) => f.arn).join(', ')}`)
+  const targets = tagged
+    .filter((f) => !isProtected(f.tags))
+    .map((f) => parseFunctionArn(f.arn))
     .filter((location) => location !== undefined)
     .map(functionTarget)
+  if (targets.length === 0 && left.length > 0) {
+    throw new PrimitiveError(
+      `every Lambda function carrying those tags in ${describePlaces(places)} is tagged ${PROTECT_TAG}`,
+      'remove the tag from what must be halted, or the step from the scope',
+      'AllTargetsProtected',
+    )
+  }
   if (targets.length === 0) {
     const wanted = Object.entries(tags)
       .map(([key, value]) => `${key}=${value}`)

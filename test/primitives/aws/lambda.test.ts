@@ -79,14 +79,27 @@ describe('resolve', () => {
     expect(lambda).not.toHaveReceivedAnyCommand()
   })
 
-  it('names the function and where it looked when a name exists nowhere', async () => {
+  it('returns a name that exists nowhere as a missing target, saying where it looked', async () => {
     lambda.on(GetFunctionCommand).rejects(notFound('ghost'))
     const { ctx } = recordingContext()
-    const error = await createLambdaConcurrencyPrimitive(awsConfig)
-      .resolve({ functions: { names: ['ghost'] } }, ctx)
-      .catch((caught: unknown) => caught)
-    expect(error).toBeInstanceOf(PrimitiveError)
-    expect(error).toMatchObject({ code: 'FunctionNotFound', message: `Lambda function ghost was not found in ${HOME}/us-east-1.` })
+    const targets = await createLambdaConcurrencyPrimitive(awsConfig).resolve({ functions: { names: ['ghost'] } }, ctx)
+    expect(targets).toHaveLength(1)
+    expect(targets[0]!.missing).toMatchObject({ code: 'FunctionNotFound', message: `Lambda function ghost was not found in ${HOME}/us-east-1.` })
+  })
+
+  it('leaves out a function tagged killswitch.dev/protect, named or tagged, and says so', async () => {
+    tagging.on(GetResourcesCommand).resolves({
+      ResourceTagMappingList: [
+        { ResourceARN: arn('refund-1'), Tags: [{ Key: 'agent-class', Value: 'refund' }] },
+        { ResourceARN: arn('refund-ledger'), Tags: [{ Key: 'agent-class', Value: 'refund' }, { Key: 'killswitch.dev/protect', Value: 'true' }] },
+      ],
+    })
+    lambda.on(GetFunctionCommand, { FunctionName: 'payments' }).resolves({ Configuration: { FunctionName: 'payments' }, Tags: { 'killswitch.dev/protect': 'yes' } })
+    const { ctx, warnings } = recordingContext()
+    const targets = await createLambdaConcurrencyPrimitive(awsConfig).resolve({ functions: { tags: { 'agent-class': 'refund' }, names: ['payments'] } }, ctx)
+    expect(targets.map((t) => t.label)).toEqual(['refund-1'])
+    expect(warnings.join('\n')).toContain('left out, tagged killswitch.dev/protect: Lambda function payments')
+    expect(warnings.join('\n')).toContain(`left out, tagged killswitch.dev/protect: ${arn('refund-ledger')}`)
   })
 
   it('resolves tags through every page of GetResources and adds names, without duplicates', async () => {

@@ -143,10 +143,11 @@ describe('Lambda reserved concurrency against moto', () => {
     await primitive.close?.()
   })
 
-  it('names a function that does not exist', async () => {
+  it('returns a function that does not exist as a missing target', async () => {
     const primitive = createLambdaConcurrencyPrimitive(config)
     const { ctx } = recordingContext()
-    await expect(primitive.resolve({ functions: { names: [`ghost-${run}`] } }, ctx)).rejects.toMatchObject({
+    const [target] = await primitive.resolve({ functions: { names: [`ghost-${run}`] } }, ctx)
+    expect(target!.missing).toMatchObject({
       code: 'FunctionNotFound',
       message: `Lambda function ghost-${run} was not found in ${MOTO_ACCOUNT}/${REGION}.`,
     })
