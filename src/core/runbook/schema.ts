@@ -71,6 +71,12 @@ export const FlagOffSpec = z
     project: z.string().min(1),
     environment: z.string().min(1),
     flags: z.array(z.string().min(1)).min(1),
+    haltValue: z
+      .union([z.boolean(), z.string(), z.number(), z.array(z.unknown()), z.record(z.string(), z.unknown())])
+      .optional()
+      .describe(
+        "The value that stops the agents, which each flag's off variation must serve: default false for boolean flags, required for multivariate flags.",
+      ),
   })
   .strict()
   .describe('Turn LaunchDarkly flags off in one environment (targeting untouched).')

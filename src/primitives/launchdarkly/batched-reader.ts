@@ -8,14 +8,14 @@
  * project took more pages than the batch has flags; then it reads those flags one by one, which costs fewer requests.
  */
 import { createBatcher, type Batch, type Waiter } from '../batching.js'
-import type { FlagRef, LaunchDarklyRestClient, RequestOptions } from './rest-client.js'
+import type { FlagRef, FlagView, LaunchDarklyRestClient, RequestOptions } from './rest-client.js'
 
 /** Long enough to catch the reads a fan-out starts in the same turn of the event loop and just after. */
 export const BATCH_WINDOW_MS = 5
 
 export interface FlagReader {
-  /** Whether targeting is on in the environment; `null` when the flag does not exist. */
-  readOn(flag: FlagRef, options: RequestOptions): Promise<boolean | null>
+  /** The flag in its environment; `null` when the flag does not exist (or is archived, in a list). */
+  read(flag: FlagRef, options: RequestOptions): Promise<FlagView | null>
 }
 
 interface Read {
@@ -27,14 +27,14 @@ export function createBatchedFlagReader(rest: () => LaunchDarklyRestClient, wind
   /** Pages the last list of each project and environment took. */
   const listPages = new Map<string, number>()
 
-  const run = async (batch: Batch<Read, boolean | null>) => {
+  const run = async (batch: Batch<Read, FlagView | null>) => {
     // Every read of a batch is of the same project and environment.
     const { project, environment } = [...batch.waiters][0]!.request.flag
     // Reads keep joining until the batch's turn to read comes; then it is known which request costs less.
     const spend = await batch.takeTurn((read) => read.options.pace())
     const keys = new Set([...batch.waiters].map((w) => w.request.flag.key))
     /** Options for a request answering `waiters`: while it waits for its turn, their deadlines are paused. */
-    const optionsFor = (waiters: () => Waiter<Read, boolean | null>[]): RequestOptions => ({
+    const optionsFor = (waiters: () => Waiter<Read, FlagView | null>[]): RequestOptions => ({
       signal: batch.signal,
       pace: () => (spend() ? Promise.resolve() : batch.paceAsEarliest((read) => read.options.pace())),
       pauseDeadline: () => batch.pauseDeadlines(waiters()),
@@ -46,23 +46,23 @@ export function createBatchedFlagReader(rest: () => LaunchDarklyRestClient, wind
       await Promise.all(
         [...keys].map((key) =>
           rest()
-            .readFlagOn({ project, environment, key }, optionsFor(() => waitersOf(key)))
+            .readFlag({ project, environment, key }, optionsFor(() => waitersOf(key)))
             .then(
-              (on) => waitersOf(key).forEach((w) => w.resolve(on)),
+              (view) => waitersOf(key).forEach((w) => w.resolve(view)),
               (error: unknown) => waitersOf(key).forEach((w) => w.reject(error)),
             ),
         ),
       )
       return
     }
-    const list = await rest().listFlagsOn(project, environment, optionsFor(() => [...batch.waiters]))
+    const list = await rest().listFlags(project, environment, optionsFor(() => [...batch.waiters]))
     listPages.set(batch.id, list.pages)
-    for (const waiter of batch.waiters) waiter.resolve(list.on.get(waiter.request.flag.key) ?? null)
+    for (const waiter of batch.waiters) waiter.resolve(list.flags.get(waiter.request.flag.key) ?? null)
   }
 
-  const batcher = createBatcher<Read, boolean | null>({ windowMs, signalOf: (read) => read.options.signal, pause: (read) => read.options.pauseDeadline?.(), run })
+  const batcher = createBatcher<Read, FlagView | null>({ windowMs, signalOf: (read) => read.options.signal, pause: (read) => read.options.pauseDeadline?.(), run })
 
   return {
-    readOn: (flag, options) => batcher.join(`${flag.project}\0${flag.environment}`, { flag, options }),
+    read: (flag, options) => batcher.join(`${flag.project}\0${flag.environment}`, { flag, options }),
   }
 }

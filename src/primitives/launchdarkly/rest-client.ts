@@ -1,8 +1,8 @@
 /**
  * The narrow view of LaunchDarkly's REST API that flag-off uses, and its `fetch` implementation. Plain `fetch`
- * rather than the generated client: three calls, and the generated client cannot send a semantic patch cleanly.
+ * rather than the generated client: a few calls, and the generated client cannot send a semantic patch cleanly.
  */
-import { PrimitiveError } from '../../core/primitive.js'
+import { PrimitiveError, type JsonValue } from '../../core/primitive.js'
 import { delay } from '../../core/wait.js'
 import { backOff, isTransientNetworkError, isTransientStatus, parseRetryAfterMs, TRANSIENT_ATTEMPTS } from '../transient.js'
 import { retryDelayMs } from './retry-delay.js'
@@ -32,23 +32,69 @@ export interface RequestOptions {
  */
 export const LIST_PAGE_SIZE = 100
 
+/** What a halt needs of a flag in one environment: whether targeting is on, and what it serves when off. */
+export interface FlagView {
+  on: boolean
+  /** The variations' values, in order. */
+  variations: JsonValue[]
+  /** The index of the variation served while targeting is off; null when none is set. */
+  offVariation: number | null
+}
+
 export interface FlagList {
-  /** Whether targeting is on in the environment, for every flag of the project. */
-  on: Map<string, boolean>
+  /** Every flag of the project, in the environment. */
+  flags: Map<string, FlagView>
   /** Requests the list took: what listing the project again will cost. */
   pages: number
 }
 
+export interface EnvironmentView {
+  key: string
+  /** The environment's server-side SDK key; undefined when the answer leaves it out. */
+  sdkKey?: string
+  /** Whether flag changes in the environment need an approval request. */
+  approvalsRequired: boolean
+}
+
+/** A change LaunchDarkly will make to the flag at `executionDate`. */
+export interface ScheduledChange {
+  id: string
+  /** Epoch ms. */
+  executionDate: number | null
+  /** The semantic-patch instruction kinds it will apply. */
+  instructions: string[]
+}
+
+/** A URL that changes the flag when an outside tool calls it. */
+export interface FlagTrigger {
+  id: string
+  enabled: boolean
+  integrationKey: string | null
+  instructions: string[]
+}
+
+export interface PatchOptions {
+  /** Apply the change even though it conflicts with pending scheduled changes or approval requests. */
+  ignoreConflicts?: boolean
+}
+
 export interface LaunchDarklyRestClient {
-  /** Whether targeting is on in the environment; `null` when the flag does not exist. */
-  readFlagOn(flag: FlagRef, options: RequestOptions): Promise<boolean | null>
+  /** The flag in its environment; `null` when the flag does not exist. */
+  readFlag(flag: FlagRef, options: RequestOptions): Promise<FlagView | null>
   /**
-   * Every (non-archived) flag of the project with its on/off in the environment, page by page. Each page goes
-   * through `options.pace`, so the first page leaves only after the caller's rate limit allows it.
+   * Every non-archived flag of the project in the environment, page by page (LaunchDarkly leaves archived flags out
+   * of lists). Each page goes through `options.pace`, so the first page leaves only after the caller's rate limit
+   * allows it.
    */
-  listFlagsOn(project: string, environment: string, options: RequestOptions): Promise<FlagList>
+  listFlags(project: string, environment: string, options: RequestOptions): Promise<FlagList>
   /** One semantic-patch instruction in the flag's environment, with a comment for LaunchDarkly's audit log. */
-  patchFlag(flag: FlagRef, instruction: FlagInstruction, comment: string, options: RequestOptions): Promise<void>
+  patchFlag(flag: FlagRef, instruction: FlagInstruction, comment: string, options: RequestOptions, patch?: PatchOptions): Promise<void>
+  /** The project's environments with their SDK keys and approval settings; null when the project does not exist. */
+  listEnvironments(project: string, options: RequestOptions): Promise<EnvironmentView[] | null>
+  /** The changes scheduled for the flag in its environment. */
+  listScheduledChanges(flag: FlagRef, options: RequestOptions): Promise<ScheduledChange[]>
+  /** The flag's triggers in its environment. */
+  listTriggers(flag: FlagRef, options: RequestOptions): Promise<FlagTrigger[]>
 }
 
 export interface FetchRestClientOptions {
@@ -264,8 +310,11 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
 
   const flagPath = (flag: FlagRef) => `/api/v2/flags/${encodeURIComponent(flag.project)}/${encodeURIComponent(flag.key)}`
 
+  const flagEnvironmentPath = (flag: FlagRef) =>
+    `/api/v2/projects/${encodeURIComponent(flag.project)}/flags/${encodeURIComponent(flag.key)}/environments/${encodeURIComponent(flag.environment)}`
+
   return {
-    async readFlagOn(flag, init) {
+    async readFlag(flag, init) {
       const path = `${flagPath(flag)}?env=${encodeURIComponent(flag.environment)}`
       const response = await send('GET /flags/{project}/{key}', 'GET', path, init)
       if (response.status === 404) {
@@ -273,44 +322,119 @@ export function createFetchRestClient(options: FetchRestClientOptions): LaunchDa
         return null
       }
       if (!response.ok) throw await failure(response, `read flag ${flag.key}`, options.apiTokenEnv)
-      const body = (await response.json()) as { environments?: Record<string, { on?: unknown }> }
-      const on = body.environments?.[flag.environment]?.on
-      if (typeof on !== 'boolean') throw environmentNotFound(`flag ${flag.key} in project ${flag.project}`, flag.environment)
-      return on
+      const view = flagView((await response.json()) as RestFlag, flag.environment)
+      if (!view) throw environmentNotFound(`flag ${flag.key} in project ${flag.project}`, flag.environment)
+      return view
     },
 
-    async listFlagsOn(project, environment, init) {
-      const on = new Map<string, boolean>()
+    async listFlags(project, environment, init) {
+      const flags = new Map<string, FlagView>()
       let offset = 0
       for (let pages = 1; ; pages++) {
         const query = new URLSearchParams({ env: environment, summary: 'true', limit: String(LIST_PAGE_SIZE), offset: String(offset) })
         const response = await send('GET /flags/{project}', 'GET', `/api/v2/flags/${encodeURIComponent(project)}?${query}`, init)
         if (!response.ok) throw await failure(response, `list the flags of project ${project}`, options.apiTokenEnv)
-        const body = (await response.json()) as { items?: { key?: unknown; environments?: Record<string, { on?: unknown }> }[]; totalCount?: unknown }
+        const body = (await response.json()) as { items?: RestFlag[]; totalCount?: unknown }
         const items = body.items ?? []
         offset += items.length
         let added = 0
         for (const item of items) {
-          const flagOn = item.environments?.[environment]?.on
           if (typeof item.key !== 'string') continue
-          if (typeof flagOn !== 'boolean') throw environmentNotFound(`project ${project}`, environment)
-          if (!on.has(item.key)) added++
-          on.set(item.key, flagOn)
+          const view = flagView(item, environment)
+          if (!view) throw environmentNotFound(`project ${project}`, environment)
+          if (!flags.has(item.key)) added++
+          flags.set(item.key, view)
         }
         // A page that adds nothing ends the list even if totalCount says otherwise: a server ignoring `offset`
         // would otherwise be asked for the same page forever.
         const total = typeof body.totalCount === 'number' ? body.totalCount : offset
-        if (added === 0 || offset >= total) return { on, pages }
+        if (added === 0 || offset >= total) return { flags, pages }
       }
     },
 
-    async patchFlag(flag, instruction, comment, init) {
+    async patchFlag(flag, instruction, comment, init, patch = {}) {
       const body = JSON.stringify({ environmentKey: flag.environment, comment, instructions: [{ kind: instruction }] })
-      const response = await send('PATCH /flags/{project}/{key}', 'PATCH', flagPath(flag), init, { 'Content-Type': SEMANTIC_PATCH_CONTENT_TYPE }, body)
+      const path = `${flagPath(flag)}${patch.ignoreConflicts ? '?ignoreConflicts=true' : ''}`
+      const response = await send('PATCH /flags/{project}/{key}', 'PATCH', path, init, { 'Content-Type': SEMANTIC_PATCH_CONTENT_TYPE }, body)
       if (!response.ok) throw await failure(response, `${instruction} ${flag.key} in ${flag.environment}`, options.apiTokenEnv)
       await response.body?.cancel()
     },
+
+    async listEnvironments(project, init) {
+      const environments: EnvironmentView[] = []
+      for (let offset = 0; ; ) {
+        const query = new URLSearchParams({ limit: String(LIST_PAGE_SIZE), offset: String(offset) })
+        const response = await send('GET /projects/{project}/environments', 'GET', `/api/v2/projects/${encodeURIComponent(project)}/environments?${query}`, init)
+        if (response.status === 404) {
+          await response.body?.cancel()
+          return null
+        }
+        if (!response.ok) throw await failure(response, `list the environments of project ${project}`, options.apiTokenEnv)
+        const body = (await response.json()) as {
+          items?: { key?: unknown; apiKey?: unknown; approvalSettings?: { required?: unknown } }[]
+          totalCount?: unknown
+        }
+        const items = body.items ?? []
+        for (const item of items) {
+          if (typeof item.key !== 'string') continue
+          environments.push({
+            key: item.key,
+            ...(typeof item.apiKey === 'string' && item.apiKey !== '' ? { sdkKey: item.apiKey } : {}),
+            approvalsRequired: item.approvalSettings?.required === true,
+          })
+        }
+        offset += items.length
+        const total = typeof body.totalCount === 'number' ? body.totalCount : offset
+        if (items.length === 0 || offset >= total) return environments
+      }
+    },
+
+    async listScheduledChanges(flag, init) {
+      const response = await send('GET /projects/{project}/flags/{key}/environments/{env}/scheduled-changes', 'GET', `${flagEnvironmentPath(flag)}/scheduled-changes`, init)
+      if (!response.ok) throw await failure(response, `list the scheduled changes of ${flag.key} in ${flag.environment}`, options.apiTokenEnv)
+      const body = (await response.json()) as { items?: { _id?: unknown; executionDate?: unknown; instructions?: { kind?: unknown }[] }[] }
+      return (body.items ?? []).map((item) => ({
+        id: String(item._id ?? ''),
+        executionDate: typeof item.executionDate === 'number' ? item.executionDate : null,
+        instructions: instructionKinds(item.instructions),
+      }))
+    },
+
+    async listTriggers(flag, init) {
+      const path = `/api/v2/flags/${encodeURIComponent(flag.project)}/${encodeURIComponent(flag.key)}/triggers/${encodeURIComponent(flag.environment)}`
+      const response = await send('GET /flags/{project}/{key}/triggers/{env}', 'GET', path, init)
+      if (!response.ok) throw await failure(response, `list the triggers of ${flag.key} in ${flag.environment}`, options.apiTokenEnv)
+      const body = (await response.json()) as { items?: { _id?: unknown; enabled?: unknown; integrationKey?: unknown; instructions?: { kind?: unknown }[] }[] }
+      return (body.items ?? []).map((item) => ({
+        id: String(item._id ?? ''),
+        enabled: item.enabled !== false,
+        integrationKey: typeof item.integrationKey === 'string' ? item.integrationKey : null,
+        instructions: instructionKinds(item.instructions),
+      }))
+    },
   }
+}
+
+/** The parts of a REST `FeatureFlag` read here. */
+interface RestFlag {
+  key?: unknown
+  variations?: { value?: JsonValue }[]
+  environments?: Record<string, { on?: unknown; offVariation?: unknown }>
+}
+
+/** The flag in `environment`, or undefined when the answer has no configuration for it. */
+function flagView(flag: RestFlag, environment: string): FlagView | undefined {
+  const config = flag.environments?.[environment]
+  if (typeof config?.on !== 'boolean') return undefined
+  return {
+    on: config.on,
+    variations: (flag.variations ?? []).map((variation) => variation.value ?? null),
+    offVariation: typeof config.offVariation === 'number' ? config.offVariation : null,
+  }
+}
+
+function instructionKinds(instructions: { kind?: unknown }[] | undefined): string[] {
+  return (instructions ?? []).flatMap((instruction) => (typeof instruction.kind === 'string' ? [instruction.kind] : []))
 }
 
 /** `fetch failed` says nothing; the socket's error code (ECONNRESET, ECONNREFUSED, ...) says what happened. */
@@ -334,7 +458,11 @@ const HINTS: Record<number, [code: string, hint: (tokenEnv: string) => string]> 
     () => 'give the break-glass token a role that may update flag targeting in this environment (docs/primitives/launchdarkly.md)',
   ],
   404: ['LaunchDarklyNotFound', () => 'check flagOff.project and the flag keys in the runbook'],
-  405: ['LaunchDarklyApprovalRequired', () => 'the environment requires approvals for changes; exempt the break-glass token’s role or turn the flag off in the UI'],
+  405: [
+    'LaunchDarklyApprovalRequired',
+    () =>
+      'the environment requires approvals for flag changes: give the break-glass token a custom role with the bypassRequiredApproval action on these flags (docs/primitives/launchdarkly.md), or turn the flag off in the LaunchDarkly UI',
+  ],
 }
 
 async function failure(response: Response, what: string, tokenEnv: string): Promise<Error> {

@@ -1,20 +1,31 @@
 /**
  * Evaluates flags the way the agents see them: a server-SDK client streaming one environment. Halt verification
- * requires this client to evaluate the flag with reason OFF, which proves the change reached the SDK stream and
- * not only the REST API. The SDK is imported on first use only.
+ * requires this client to evaluate the flag with reason OFF and the halt value, which proves the change reached the
+ * SDK stream and not only the REST API, and that what the agents now get stops them. The SDK is imported on first
+ * use only.
  */
-import { PrimitiveError } from '../../core/primitive.js'
+import { PrimitiveError, type JsonValue } from '../../core/primitive.js'
 import type { SdkEndpoints } from './settings.js'
 
+export interface Evaluation {
+  /** The evaluation reason kind: `OFF`, `FALLTHROUGH`, `ERROR`, ... */
+  reasonKind: string
+  /** The value served; null when the SDK fell back to the caller's default (no off variation, unknown flag). */
+  value: JsonValue
+}
+
 export interface FlagEvaluator {
-  /** The evaluation reason kind (`OFF`, `FALLTHROUGH`, `ERROR`, ...) once the client is initialized. */
-  reasonKind(flagKey: string, signal: AbortSignal): Promise<string>
+  /** How the flag evaluates once the client is initialized. */
+  evaluate(flagKey: string, signal: AbortSignal): Promise<Evaluation>
   close(): void
 }
 
 export type EvaluatorStarter = (environment: string, sdkKey: string, endpoints: SdkEndpoints) => FlagEvaluator
 
-/** The context every verification evaluates for; flag-off does not depend on it, as targeting is skipped when off. */
+/**
+ * The context every verification evaluates for; flag-off does not depend on it, as targeting is skipped when off.
+ * The fallback is null, which no halt value can be: a flag without an off variation shows as serving null.
+ */
 const VERIFIER_CONTEXT = { kind: 'user', key: 'killswitch-verifier', anonymous: true }
 
 export const startSdkEvaluator: EvaluatorStarter = (environment, sdkKey, endpoints) => {
@@ -32,7 +43,7 @@ export const startSdkEvaluator: EvaluatorStarter = (environment, sdkKey, endpoin
   initialized.catch(() => {})
 
   return {
-    async reasonKind(flagKey, signal) {
+    async evaluate(flagKey, signal) {
       const ready = await abortable(initialized, signal).catch((error: unknown) => {
         if (signal.aborted) throw error
         throw new PrimitiveError(
@@ -42,7 +53,7 @@ export const startSdkEvaluator: EvaluatorStarter = (environment, sdkKey, endpoin
         )
       })
       const detail = await ready.variationDetail(flagKey, VERIFIER_CONTEXT, null)
-      return detail.reason.kind
+      return { reasonKind: detail.reason.kind, value: (detail.value ?? null) as JsonValue }
     },
     close() {
       client.then((c) => c.close()).catch(() => {})

@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { createBatchedFlagReader } from '../../../src/primitives/launchdarkly/batched-reader.js'
+import { createBatchedFlagReader, type FlagReader } from '../../../src/primitives/launchdarkly/batched-reader.js'
 import type { FlagRef, LaunchDarklyRestClient, RequestOptions } from '../../../src/primitives/launchdarkly/rest-client.js'
 import { FakeLaunchDarkly } from './fake-launchdarkly.js'
 
 const flag = (key: string, environment = 'production') => ({ project: 'agents', environment, key })
+
+/** Whether the flag reads on; null when it does not exist. */
+const readOn = (reader: FlagReader, f: FlagRef, o: RequestOptions) => reader.read(f, o).then((view) => view?.on ?? null)
 
 function options(pace: () => Promise<void> = async () => {}): RequestOptions & { abort(reason: Error): void } {
   const controller = new AbortController()
@@ -40,8 +43,8 @@ describe('batched flag reader', () => {
       signal: controller.signal,
       pace: () => new Promise<void>((_, reject) => controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true })),
     }
-    const a = reader.readOn(flag('a'), first)
-    const b = reader.readOn(flag('b'), options())
+    const a = readOn(reader, flag('a'), first)
+    const b = readOn(reader, flag('b'), options())
     await new Promise((resolve) => setTimeout(resolve, 20))
     controller.abort(new Error('a: deadline'))
     await expect(a).rejects.toThrow('a: deadline')
@@ -52,7 +55,7 @@ describe('batched flag reader', () => {
   it('answers concurrent reads of one environment with one list request, null for an unknown key', async () => {
     const { ld, reader } = setup({ a: true, b: false, c: true })
 
-    const answers = await Promise.all(['a', 'b', 'c', 'a', 'ghost'].map((key) => reader.readOn(flag(key), options())))
+    const answers = await Promise.all(['a', 'b', 'c', 'a', 'ghost'].map((key) => readOn(reader, flag(key), options())))
 
     expect(answers).toEqual([true, false, true, true, null])
     expect(ld.calls).toEqual([{ call: 'LIST', flag: 'agents/production' }])
@@ -62,7 +65,7 @@ describe('batched flag reader', () => {
     const { ld, reader } = setup({ a: true })
     ld.set('agents', 'staging', 'a', false)
 
-    const answers = await Promise.all([reader.readOn(flag('a'), options()), reader.readOn(flag('a', 'staging'), options()), reader.readOn(flag('a'), options())])
+    const answers = await Promise.all([readOn(reader, flag('a'), options()), readOn(reader, flag('a', 'staging'), options()), readOn(reader, flag('a'), options())])
 
     expect(answers).toEqual([true, false, true])
     expect(ld.calls.map((c) => c.flag).sort()).toEqual(['agents/production', 'agents/staging'])
@@ -72,13 +75,13 @@ describe('batched flag reader', () => {
     const { ld, reader } = setup({ a: true, b: true, c: true })
     const held = heldPace()
 
-    const first = reader.readOn(flag('a'), options(held.pace))
+    const first = readOn(reader, flag('a'), options(held.pace))
     await held.wasAsked
-    const joined = reader.readOn(flag('b'), options())
+    const joined = readOn(reader, flag('b'), options())
     held.release()
     expect(await Promise.all([first, joined])).toEqual([true, true])
     ld.set('agents', 'production', 'c', false)
-    const later = await reader.readOn(flag('c'), options())
+    const later = await readOn(reader, flag('c'), options())
 
     expect(later).toBe(false)
     expect(ld.calls.map((c) => c.call)).toEqual(['LIST', 'LIST'])
@@ -96,9 +99,9 @@ describe('batched flag reader', () => {
       },
     })
 
-    const first = reader.readOn(flag('a'), counted('a', held.pace))
+    const first = readOn(reader, flag('a'), counted('a', held.pace))
     await held.wasAsked
-    const joined = reader.readOn(flag('b'), counted('b'))
+    const joined = readOn(reader, flag('b'), counted('b'))
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(log).toEqual(['a paused', 'b paused'])
     held.release()
@@ -109,11 +112,11 @@ describe('batched flag reader', () => {
   it('reads a few flags one by one when listing the project takes more pages than that', async () => {
     const flags = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`flag-${i}`, i % 2 === 0]))
     const { ld, reader } = setup(flags)
-    await reader.readOn(flag('flag-0'), options())
+    await readOn(reader, flag('flag-0'), options())
     expect(ld.calls).toHaveLength(3)
     ld.calls.length = 0
 
-    const few = await Promise.all([reader.readOn(flag('flag-1'), options()), reader.readOn(flag('flag-2'), options())])
+    const few = await Promise.all([readOn(reader, flag('flag-1'), options()), readOn(reader, flag('flag-2'), options())])
     expect(few).toEqual([false, true])
     expect(ld.calls).toEqual([
       { call: 'GET', flag: 'flag-1' },
@@ -121,7 +124,7 @@ describe('batched flag reader', () => {
     ])
     ld.calls.length = 0
 
-    const many = await Promise.all(['flag-3', 'flag-4', 'flag-5'].map((key) => reader.readOn(flag(key), options())))
+    const many = await Promise.all(['flag-3', 'flag-4', 'flag-5'].map((key) => readOn(reader, flag(key), options())))
     expect(many).toEqual([false, true, false])
     expect(ld.calls.map((c) => c.call)).toEqual(['LIST', 'LIST', 'LIST'])
   })
@@ -129,15 +132,15 @@ describe('batched flag reader', () => {
   it('chooses between a list and one read per flag when its turn comes, with every read that joined by then', async () => {
     const flags = Object.fromEntries(Array.from({ length: 250 }, (_, i) => [`flag-${i}`, i % 2 === 0]))
     const { ld, reader } = setup(flags)
-    await reader.readOn(flag('flag-0'), options())
+    await readOn(reader, flag('flag-0'), options())
     ld.calls.length = 0
 
     // Listing takes three pages: one flag alone is read by itself, but the batch waits for its turn (as read-backs
     // wait behind patches) and three more flags join it meanwhile.
     const held = heldPace()
-    const first = reader.readOn(flag('flag-1'), options(held.pace))
+    const first = readOn(reader, flag('flag-1'), options(held.pace))
     await held.wasAsked
-    const joined = ['flag-2', 'flag-3', 'flag-4'].map((key) => reader.readOn(flag(key), options()))
+    const joined = ['flag-2', 'flag-3', 'flag-4'].map((key) => readOn(reader, flag(key), options()))
     held.release()
     expect(await Promise.all([first, ...joined])).toEqual([false, true, false, true])
     expect(ld.calls.map((c) => c.call)).toEqual(['LIST', 'LIST', 'LIST'])
@@ -149,24 +152,25 @@ describe('batched flag reader', () => {
     let releaseB!: () => void
     const bHeld = new Promise<void>((resolve) => (releaseB = resolve))
     const rest = {
-      async listFlagsOn(_project: string, _environment: string, init: RequestOptions) {
+      async listFlags(_project: string, _environment: string, init: RequestOptions) {
         await init.pace()
-        return { on: new Map([['a', true], ['b', true]]), pages: 5 }
+        const on = { on: true, variations: [true, false], offVariation: 1 }
+        return { flags: new Map([['a', on], ['b', on]]), pages: 5 }
       },
-      async readFlagOn(f: FlagRef, init: RequestOptions) {
+      async readFlag(f: FlagRef, init: RequestOptions) {
         const end = init.pauseDeadline?.()
         await init.pace()
         if (f.key === 'b') await bHeld
         end?.()
-        return false
+        return { on: false, variations: [true, false], offVariation: 1 }
       },
     } as unknown as LaunchDarklyRestClient
     const reader = createBatchedFlagReader(() => rest)
-    await reader.readOn(flag('a'), options()) // the list takes 5 pages: two flags are read one by one
+    await readOn(reader, flag('a'), options()) // the list takes 5 pages: two flags are read one by one
 
     let pausesOfA = 0
-    const a = reader.readOn(flag('a'), { ...options(), pauseDeadline: () => (pausesOfA++, () => void pausesOfA--) })
-    const b = reader.readOn(flag('b'), options())
+    const a = readOn(reader, flag('a'), { ...options(), pauseDeadline: () => (pausesOfA++, () => void pausesOfA--) })
+    const b = readOn(reader, flag('b'), options())
     expect(await a).toBe(false)
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(pausesOfA).toBe(0)
@@ -178,8 +182,8 @@ describe('batched flag reader', () => {
     const { ld, reader } = setup({ a: true, b: false })
     const aborted = options()
 
-    const gone = reader.readOn(flag('a'), aborted)
-    const kept = reader.readOn(flag('b'), options())
+    const gone = readOn(reader, flag('a'), aborted)
+    const kept = readOn(reader, flag('b'), options())
     aborted.abort(new Error('verify timeout'))
 
     await expect(gone).rejects.toThrow('verify timeout')
@@ -191,8 +195,8 @@ describe('batched flag reader', () => {
     const { ld, reader } = setup({ a: true, b: false })
     ld.listFailure = new Error('LaunchDarkly answered 500')
 
-    const failed = await Promise.allSettled([reader.readOn(flag('a'), options()), reader.readOn(flag('b'), options())])
-    const retried = await reader.readOn(flag('a'), options())
+    const failed = await Promise.allSettled([readOn(reader, flag('a'), options()), readOn(reader, flag('b'), options())])
+    const retried = await readOn(reader, flag('a'), options())
 
     expect(failed.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.value))).toEqual([
       'LaunchDarkly answered 500',

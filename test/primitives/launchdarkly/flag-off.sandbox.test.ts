@@ -74,15 +74,29 @@ describe('flagOff against the sandbox', () => {
     await pollUntil(async () => ld().openStreams === 0, { signal: AbortSignal.timeout(10_000) })
   })
 
-  it('lists unknown flag keys in one error', async () => {
+  it('returns an unknown flag key as a missing target beside the others', async () => {
     const flags = createFlagOffPrimitive({ credentials: {}, env: sandbox.env })
 
-    const error = await flags.resolve({ ...spec, flags: ['refund-agent-enabled', 'ghost-flag'] }, testContext()).catch((e: unknown) => e)
+    const targets = await flags.resolve({ ...spec, flags: ['refund-agent-enabled', 'ghost-flag'] }, testContext())
     await flags.close?.()
 
-    expect(error).toBeInstanceOf(PrimitiveError)
-    expect((error as PrimitiveError).code).toBe('LaunchDarklyFlagNotFound')
-    expect((error as PrimitiveError).message).toContain('ghost-flag')
+    expect(targets.map((t) => [t.label, t.missing?.code])).toEqual([
+      ['refund-agent-enabled', undefined],
+      ['ghost-flag', 'LaunchDarklyFlagNotFound'],
+    ])
+  })
+
+  it("fails resolution when the SDK key is another environment's, without a request that changes anything", async () => {
+    const flags = createFlagOffPrimitive({ credentials: {}, env: { ...sandbox.env, LD_SDK_KEY_PRODUCTION: sandbox.env.LD_SDK_KEY_STAGING! } })
+    const changes = ld().changes.length
+
+    const error = (await flags.resolve(spec, testContext()).catch((e: unknown) => e)) as PrimitiveError
+    await flags.close?.()
+
+    expect(error.code).toBe('LaunchDarklySdkKeyWrongEnvironment')
+    expect(error.message).toContain('environment staging, not of production')
+    expect(error.message).not.toContain(sandbox.env.LD_SDK_KEY_STAGING!)
+    expect(ld().changes).toHaveLength(changes)
   })
 
   it('refuses a token the sandbox does not accept, naming the variable and not the token', async () => {
@@ -109,5 +123,54 @@ describe('flagOff against the sandbox', () => {
     expect(error).toBeInstanceOf(PrimitiveError)
     expect(error.code).toBe('LaunchDarklySdkNotInitialized')
     expect(error.message).not.toContain('sdk-not-this-environment')
+  })
+})
+
+describe('flagOff against the sandbox: approvals, conflicts and what off serves', () => {
+  const approvalsSeed: SeedInput = {
+    launchdarkly: {
+      apiTokens: ['api-sandbox-breakglass', 'api-sandbox-bypass'],
+      approvalBypassTokens: ['api-sandbox-bypass'],
+      projects: {
+        agents: {
+          environments: { production: { sdkKey: 'sdk-sandbox-production', approvalsRequired: true, requireComments: true } },
+          flags: [
+            { key: 'refund-agent-enabled', on: { production: true }, scheduledChanges: [{ environment: 'production', afterSeconds: 3600, instructions: ['turnFlagOn'] }] },
+            { key: 'refund-agent-mode', on: { production: true }, variations: ['autonomous', 'stopped'], offVariation: 1, pendingApprovalRequests: ['production'] },
+          ],
+        },
+      },
+    },
+  }
+  let sandbox: Sandbox
+  beforeAll(async () => {
+    sandbox = await startSandbox({ seed: approvalsSeed })
+  })
+  afterAll(async () => {
+    await sandbox?.stop()
+  })
+
+  it('fails a turnFlagOff answered 405 with the way out, and turns flags off through pending and scheduled changes with a token that may bypass approvals', async () => {
+    const warnings: string[] = []
+    const ctx = { ...testContext(), warn: (m: string) => void warnings.push(m) }
+    const refused = createFlagOffPrimitive({ credentials: {}, env: sandbox.env })
+    const [flag] = await refused.resolve({ ...spec, flags: ['refund-agent-enabled'] }, ctx)
+    expect(warnings.join('\n')).toContain('requires approvals for flag changes')
+    expect(warnings.join('\n')).toContain('will turnFlagOn, undoing a halt')
+    const error = (await refused.apply(flag!, flag!.observed!, ctx).catch((e: unknown) => e)) as PrimitiveError
+    await refused.close?.()
+    expect(error.code).toBe('LaunchDarklyApprovalRequired')
+    expect(error.hint).toContain('bypassRequiredApproval')
+
+    const bypassing = createFlagOffPrimitive({ credentials: {}, env: { ...sandbox.env, LD_API_TOKEN: 'api-sandbox-bypass' } })
+    const targets = await bypassing.resolve({ ...spec, flags: ['refund-agent-enabled', 'refund-agent-mode'], haltValue: 'stopped' }, testContext())
+    const [boolean, multivariate] = targets
+    // A boolean flag serving false cannot stop agents whose halt value is "stopped": refused, untouched.
+    expect(boolean!.observed).toMatchObject({ unfit: { fix: expect.stringContaining('no variation of refund-agent-enabled has the value "stopped"') } })
+    await bypassing.apply(multivariate!, multivariate!.observed!, testContext())
+    await bypassing.verifyHalted(multivariate!, testContext())
+    await bypassing.close?.()
+    const state = sandbox.state().launchdarkly as LaunchDarklyState
+    expect(state.projects.agents!.environments.production!.flags).toMatchObject({ 'refund-agent-enabled': { on: true }, 'refund-agent-mode': { on: false } })
   })
 })

@@ -31,6 +31,7 @@ const json = (status: number, body: unknown, headers: Record<string, string> = {
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } })
 
 const flag = { project: 'agents', environment: 'production', key: 'refund-agent-enabled' }
+const onOf = (view: { on: boolean } | null) => view?.on
 const token = 'api-0000-secret-token'
 
 function client(responses: Response[]) {
@@ -53,9 +54,11 @@ async function onFakeClock(test: () => Promise<void>): Promise<void> {
 
 describe('LaunchDarkly REST client', () => {
   it('reads a flag with the raw token and the API version, scoped to the environment', async () => {
-    const { rest, sent, options } = client([json(200, { key: 'refund-agent-enabled', environments: { production: { on: true } } })])
+    const { rest, sent, options } = client([
+      json(200, { key: 'refund-agent-enabled', variations: [{ value: true }, { value: false }], environments: { production: { on: true, offVariation: 1 } } }),
+    ])
 
-    expect(await rest.readFlagOn(flag, options)).toBe(true)
+    expect(await rest.readFlag(flag, options)).toEqual({ on: true, variations: [true, false], offVariation: 1 })
 
     expect(sent).toEqual([
       {
@@ -68,18 +71,19 @@ describe('LaunchDarkly REST client', () => {
   })
 
   it('lists the flags of a project page by page, scoped to the environment in summary form', async () => {
-    const item = (key: string, on: boolean) => ({ key, environments: { production: { on } } })
+    const item = (key: string, on: boolean) => ({ key, variations: [{ value: 'go' }, { value: 'stop' }], environments: { production: { on, offVariation: 1 } } })
     const { rest, sent, options, paced } = client([
       json(200, { items: [item('a', true), item('b', false)], totalCount: 3 }),
-      json(200, { items: [item('c', true)], totalCount: 3 }),
+      // No off variation set: LaunchDarkly leaves the field out.
+      json(200, { items: [{ key: 'c', variations: [{ value: true }, { value: false }], environments: { production: { on: true } } }], totalCount: 3 }),
     ])
 
-    const list = await rest.listFlagsOn('agents', 'production', options)
+    const list = await rest.listFlags('agents', 'production', options)
 
-    expect([...list.on]).toEqual([
-      ['a', true],
-      ['b', false],
-      ['c', true],
+    expect([...list.flags]).toEqual([
+      ['a', { on: true, variations: ['go', 'stop'], offVariation: 1 }],
+      ['b', { on: false, variations: ['go', 'stop'], offVariation: 1 }],
+      ['c', { on: true, variations: [true, false], offVariation: null }],
     ])
     expect(list.pages).toBe(2)
     expect(sent.map((s) => s.url)).toEqual([
@@ -94,16 +98,16 @@ describe('LaunchDarkly REST client', () => {
     const page = { items: [{ key: 'a', environments: { production: { on: true } } }], totalCount: 5 }
     const { rest, sent, options } = client([json(200, page), json(200, page)])
 
-    const list = await rest.listFlagsOn('agents', 'production', options)
+    const list = await rest.listFlags('agents', 'production', options)
 
-    expect([...list.on]).toEqual([['a', true]])
+    expect([...list.flags.keys()]).toEqual(['a'])
     expect(sent).toHaveLength(2)
   })
 
   it('refuses a list whose flags lack the environment', async () => {
     const { rest, options } = client([json(200, { items: [{ key: 'a', environments: {} }], totalCount: 1 })])
 
-    const error = (await rest.listFlagsOn('agents', 'prod', options).catch((e: unknown) => e)) as PrimitiveError
+    const error = (await rest.listFlags('agents', 'prod', options).catch((e: unknown) => e)) as PrimitiveError
 
     expect(error.code).toBe('LaunchDarklyEnvironmentNotFound')
     expect(error.message).toContain('project agents has no environment prod')
@@ -112,7 +116,7 @@ describe('LaunchDarkly REST client', () => {
   it('reports an unknown project from the list as an operator error', async () => {
     const { rest, options } = client([json(404, { code: 'not_found', message: 'Unknown project: agnets' })])
 
-    const error = (await rest.listFlagsOn('agnets', 'production', options).catch((e: unknown) => e)) as PrimitiveError
+    const error = (await rest.listFlags('agnets', 'production', options).catch((e: unknown) => e)) as PrimitiveError
 
     expect(error.code).toBe('LaunchDarklyNotFound')
     expect(error.message).toContain('Unknown project: agnets')
@@ -121,16 +125,18 @@ describe('LaunchDarkly REST client', () => {
 
   it('answers null for a flag that does not exist', async () => {
     const { rest, options } = client([json(404, { code: 'not_found', message: 'Unknown resource' })])
-    expect(await rest.readFlagOn(flag, options)).toBeNull()
+    expect(await rest.readFlag(flag, options)).toBeNull()
   })
 
-  it('sends turnFlagOff as a semantic patch with the environment and the comment', async () => {
-    const { rest, sent, options } = client([json(200, { key: 'refund-agent-enabled' })])
+  it('sends turnFlagOff as a semantic patch with the environment and the comment, ignoring conflicts when asked', async () => {
+    const { rest, sent, options } = client([json(200, { key: 'refund-agent-enabled' }), json(200, { key: 'refund-agent-enabled' })])
 
-    await rest.patchFlag(flag, 'turnFlagOff', 'killswitch halt-42: INC-4411', options)
+    await rest.patchFlag(flag, 'turnFlagOff', 'killswitch halt-42: INC-4411', options, { ignoreConflicts: true })
+    await rest.patchFlag(flag, 'turnFlagOn', 'killswitch restore-1: fixed', options)
 
     expect(sent[0]!.method).toBe('PATCH')
-    expect(sent[0]!.url).toBe('http://127.0.0.1:1/api/v2/flags/agents/refund-agent-enabled')
+    expect(sent[0]!.url).toBe('http://127.0.0.1:1/api/v2/flags/agents/refund-agent-enabled?ignoreConflicts=true')
+    expect(sent[1]!.url).toBe('http://127.0.0.1:1/api/v2/flags/agents/refund-agent-enabled')
     expect(sent[0]!.headers['Content-Type']).toBe(SEMANTIC_PATCH_CONTENT_TYPE)
     expect(JSON.parse(sent[0]!.body!)).toEqual({
       environmentKey: 'production',
@@ -164,16 +170,16 @@ describe('LaunchDarkly REST client', () => {
     }) as typeof fetch
     const rest = createFetchRestClient({ baseUri: 'http://127.0.0.1:1', token, apiTokenEnv: 'LD_API_TOKEN', fetch: fetchImpl, random: () => 0 })
     const options = { signal: new AbortController().signal, pace: async () => undefined }
-    expect(await rest.readFlagOn(flag, options)).toBe(false)
+    expect(onOf(await rest.readFlag(flag, options))).toBe(false)
     expect(sent).toHaveLength(3)
     sent.length = 0
-    await expect(rest.readFlagOn(flag, options)).rejects.toThrow(/503.*try later/)
+    await expect(rest.readFlag(flag, options)).rejects.toThrow(/503.*try later/)
     expect(sent).toHaveLength(5)
 
     // A reset that persists names the request and the socket's error, not just "fetch failed".
     sent.length = 0
     answers.push(reset(), reset(), reset(), reset(), reset())
-    await expect(rest.readFlagOn(flag, options)).rejects.toThrow(/could not be reached for GET \/api\/v2\/flags\/agents\/refund-agent-enabled\?env=production after 5 attempts: ECONNRESET/)
+    await expect(rest.readFlag(flag, options)).rejects.toThrow(/could not be reached for GET \/api\/v2\/flags\/agents\/refund-agent-enabled\?env=production after 5 attempts: ECONNRESET/)
     expect(sent).toHaveLength(5)
   })
 
@@ -187,9 +193,9 @@ describe('LaunchDarkly REST client', () => {
         return answers.shift()!
       }) as unknown as typeof fetch
       const rest = createFetchRestClient({ baseUri: 'http://127.0.0.1:1', token, apiTokenEnv: 'LD_API_TOKEN', fetch: fetchImpl, random: () => 0 })
-      const read = rest.readFlagOn(flag, { signal: new AbortController().signal, pace: async () => undefined })
+      const read = rest.readFlag(flag, { signal: new AbortController().signal, pace: async () => undefined })
       await vi.advanceTimersByTimeAsync(10_000)
-      expect(await read).toBe(true)
+      expect(onOf(await read)).toBe(true)
       // Back-off alone would be 0 ms (random 0): the first retry waits the 2 s asked, the second 5 s, not an hour.
       expect(sentAt.map((t) => t - sentAt[0]!)).toEqual([0, 2_000, 7_000])
     }))
@@ -199,14 +205,14 @@ describe('LaunchDarkly REST client', () => {
     const answers = [limited(), limited(), limited(), limited(), limited(), json(500, {}), json(200, { environments: { production: { on: true } } })]
     const fetchImpl = (async () => answers.shift()!) as unknown as typeof fetch
     const rest = createFetchRestClient({ baseUri: 'http://127.0.0.1:1', token, apiTokenEnv: 'LD_API_TOKEN', fetch: fetchImpl, random: () => 0 })
-    expect(await rest.readFlagOn(flag, { signal: new AbortController().signal, pace: async () => undefined })).toBe(true)
+    expect(onOf(await rest.readFlag(flag, { signal: new AbortController().signal, pace: async () => undefined }))).toBe(true)
     expect(answers).toHaveLength(0)
   })
 
   it('turns 401 into an operator error that names the token variable and never the token', async () => {
     const { rest, options } = client([json(401, { code: 'unauthorized', message: 'Invalid access token' })])
 
-    const error = await rest.readFlagOn(flag, options).catch((e: unknown) => e)
+    const error = await rest.readFlag(flag, options).catch((e: unknown) => e)
 
     expect(error).toBeInstanceOf(PrimitiveError)
     expect((error as PrimitiveError).code).toBe('LaunchDarklyUnauthorized')
@@ -221,14 +227,53 @@ describe('LaunchDarkly REST client', () => {
     const error = (await rest.patchFlag(flag, 'turnFlagOff', 'c', options).catch((e: unknown) => e)) as PrimitiveError
 
     expect(error.code).toBe('LaunchDarklyApprovalRequired')
+    expect(error.hint).toContain('bypassRequiredApproval')
   })
 
   it('refuses a flag read that lacks the environment', async () => {
     const { rest, options } = client([json(200, { key: 'refund-agent-enabled', environments: {} })])
 
-    const error = (await rest.readFlagOn(flag, options).catch((e: unknown) => e)) as PrimitiveError
+    const error = (await rest.readFlag(flag, options).catch((e: unknown) => e)) as PrimitiveError
 
     expect(error.code).toBe('LaunchDarklyEnvironmentNotFound')
+  })
+
+  it("lists a project's environments page by page with their SDK keys and approval settings, null for an unknown project", async () => {
+    const environment = (key: string, extra: object = {}) => ({ key, apiKey: `sdk-${key}`, mobileKey: `mob-${key}`, ...extra })
+    const { rest, sent, options } = client([
+      json(200, { items: [environment('production', { approvalSettings: { required: true } }), { key: 'hidden' }], totalCount: 3 }),
+      json(200, { items: [environment('staging', { approvalSettings: { required: false } })], totalCount: 3 }),
+      json(404, { code: 'not_found', message: 'Unknown project' }),
+    ])
+
+    expect(await rest.listEnvironments('agents', options)).toEqual([
+      { key: 'production', sdkKey: 'sdk-production', approvalsRequired: true },
+      { key: 'hidden', approvalsRequired: false },
+      { key: 'staging', sdkKey: 'sdk-staging', approvalsRequired: false },
+    ])
+    expect(await rest.listEnvironments('agnets', options)).toBeNull()
+    expect(sent.map((s) => s.url)).toEqual([
+      'http://127.0.0.1:1/api/v2/projects/agents/environments?limit=100&offset=0',
+      'http://127.0.0.1:1/api/v2/projects/agents/environments?limit=100&offset=2',
+      'http://127.0.0.1:1/api/v2/projects/agnets/environments?limit=100&offset=0',
+    ])
+  })
+
+  it("lists a flag's scheduled changes and triggers in its environment", async () => {
+    const { rest, sent, options } = client([
+      json(200, { items: [{ _id: 'sc1', executionDate: 1_900_000_000_000, instructions: [{ kind: 'turnFlagOn' }] }] }),
+      json(200, { items: [{ _id: 't1', enabled: true, integrationKey: 'datadog', instructions: [{ kind: 'turnFlagOn' }] }, { _id: 't2', enabled: false, instructions: [] }] }),
+    ])
+
+    expect(await rest.listScheduledChanges(flag, options)).toEqual([{ id: 'sc1', executionDate: 1_900_000_000_000, instructions: ['turnFlagOn'] }])
+    expect(await rest.listTriggers(flag, options)).toEqual([
+      { id: 't1', enabled: true, integrationKey: 'datadog', instructions: ['turnFlagOn'] },
+      { id: 't2', enabled: false, integrationKey: null, instructions: [] },
+    ])
+    expect(sent.map((s) => s.url)).toEqual([
+      'http://127.0.0.1:1/api/v2/projects/agents/flags/refund-agent-enabled/environments/production/scheduled-changes',
+      'http://127.0.0.1:1/api/v2/flags/agents/refund-agent-enabled/triggers/production',
+    ])
   })
 })
 
