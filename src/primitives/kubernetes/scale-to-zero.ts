@@ -87,10 +87,14 @@ export function createScaleToZeroPrimitive(
     const key = context ?? ''
     let client = clients.get(key)
     if (!client) {
-      client = connect(context)
+      const connecting = connect(context)
+      client = connecting
       // A failed connection (bad kubeconfig) must be retried on the next call, not cached.
-      client.catch(() => clients.delete(key))
-      clients.set(key, client)
+      connecting.catch(() => clients.delete(key))
+      clients.set(key, connecting)
+      // Resolution asks for the configured context, later phases for it by name: one client (one connection pool,
+      // one exec-plugin credential) serves both.
+      if (context === undefined) connecting.then((c) => void (clients.has(c.context) || clients.set(c.context, connecting)), () => undefined)
     }
     return client
   }
