@@ -7,7 +7,8 @@ import { Command } from '@oclif/core/command'
 import * as Flags from '@oclif/core/flags'
 import type * as Interfaces from '@oclif/core/interfaces'
 import { createInterface } from 'node:readline/promises'
-import { resolve } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import type { EngineEvent, Trigger } from '../core/report.js'
 import { describeError, UsageError } from './errors.js'
 import { EXIT, EXIT_TABLE } from './exit-codes.js'
@@ -69,6 +70,21 @@ export abstract class KillswitchCommand extends Command {
 
   protected stateDir(flags: SharedFlags): string {
     return resolve(flags['state-dir'])
+  }
+
+  /**
+   * The state directory of a command that reads what earlier invocations left (status, restore, audit verify). A
+   * directory that does not exist or holds neither a journal nor an audit trail is the wrong one, not an all-clear.
+   */
+  protected existingStateDir(flags: SharedFlags): string {
+    const dir = this.stateDir(flags)
+    if (!existsSync(join(dir, 'journal.jsonl')) && !existsSync(join(dir, 'audit.jsonl'))) {
+      throw new UsageError(
+        `no killswitch state in ${dir}: ${existsSync(dir) ? 'it holds no journal and no audit trail' : 'the directory does not exist'}, so nothing can be said about what is halted`,
+        'pass the state directory the halt used: --state-dir DIR or KILLSWITCH_STATE_DIR (the default is .killswitch in the directory the command runs in)',
+      )
+    }
+    return dir
   }
 
   /**

@@ -25,7 +25,7 @@ export default class Restore extends KillswitchCommand {
     this.surviveHangup()
     const { flags } = await this.parse(Restore)
     const progress = Progress.for(process.stderr, flags.json)
-    const { loaded, scope, ports } = await prepare(flags.runbook, flags.scope, this.stateDir(flags), progress)
+    const { loaded, scope, ports } = await prepare(flags.runbook, flags.scope, this.existingStateDir(flags), progress)
     const report = await restore(
       {
         loaded,

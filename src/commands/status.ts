@@ -16,7 +16,7 @@ export default class Status extends KillswitchCommand {
   async run(): Promise<void> {
     const { flags } = await this.parse(Status)
     const credentials = flags.runbook ? (await loadRunbook(flags.runbook)).runbook.credentials : {}
-    const ports = createPorts({ credentials, stateDir: this.stateDir(flags), emit: () => undefined })
+    const ports = createPorts({ credentials, stateDir: this.existingStateDir(flags), emit: () => undefined })
     const report = await readStatus(ports, flags.runbook !== undefined)
     await this.finish(report, renderStatus(report), EXIT.OK)
   }

@@ -33,8 +33,9 @@ describe('selectors that would select everything', () => {
     const file = await variant('empty-tags', 'tags: { agent-class: "${class}" }\n            accounts', 'tags: {}\n            accounts')
     const validated = await h.cli(['validate', '--runbook', file, '--json'])
     expect(validated.code).toBe(3)
-    expect(validated.stdout + validated.stderr).toMatch(/an empty tag map matches every resource/)
-    expect(validated.stdout + validated.stderr).toMatch(/scopes\.class\.steps\[3\]\.lambdaConcurrencyZero\.functions\.tags/)
+    expect(validated.json.result.problems).toEqual([
+      expect.objectContaining({ path: 'scopes.class.steps[3].lambdaConcurrencyZero.functions.tags', message: expect.stringContaining('an empty tag map matches every resource') }),
+    ])
 
     const before = observable(h.sandbox)
     const halted = await h.cli(['halt', '--runbook', file, '--scope', 'class=refund', '--reason', 'blast radius', '--yes', '--json'])
@@ -46,7 +47,9 @@ describe('selectors that would select everything', () => {
     const file = await variant('root-path', 'pathPrefix: /agents/', 'pathPrefix: /')
     const validated = await h.cli(['validate', '--runbook', file, '--json'])
     expect(validated.code).toBe(3)
-    expect(validated.stdout + validated.stderr).toContain('pathPrefix "/" selects every principal in the account')
+    expect(validated.json.result.problems).toEqual([
+      expect.objectContaining({ path: 'scopes.global.steps[1].denyAll.roles.pathPrefix', message: expect.stringContaining('pathPrefix "/" selects every principal in the account') }),
+    ])
   })
 })
 
@@ -55,7 +58,9 @@ describe('names that become URL paths', () => {
     const file = await variant('dotdot', 'namespace: agents, selector: "agents.example.com/class=${class}"', 'namespace: "..", selector: "agents.example.com/class=${class}"')
     const validated = await h.cli(['validate', '--runbook', file, '--json'])
     expect(validated.code).toBe(3)
-    expect(validated.stdout + validated.stderr).toContain('a Kubernetes namespace is lower-case letters, digits and -')
+    expect(validated.json.result.problems).toEqual([
+      expect.objectContaining({ path: 'scopes.class.steps[2].scaleToZero.namespace', message: expect.stringContaining('a Kubernetes namespace is lower-case letters, digits and -') }),
+    ])
   })
 })
 

@@ -9,7 +9,7 @@ export default class AuditVerify extends KillswitchCommand {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(AuditVerify)
-    const verdict = await verifyTrail(this.stateDir(flags))
+    const verdict = await verifyTrail(this.existingStateDir(flags))
     await this.finish(verdict, renderTrail(verdict), verdict.ok ? EXIT.OK : EXIT.FAILED)
   }
 }
