@@ -22,6 +22,8 @@ export class Progress {
   private drawn = 0
   private timer: NodeJS.Timeout | undefined
   private phase = ''
+  /** While the operator reads the confirmation prompt, the live block is not drawn: redrawing it would erase the prompt. */
+  private prompting = false
 
   constructor(
     private readonly out: NodeJS.WriteStream,
@@ -44,6 +46,15 @@ export class Progress {
           this.targetState.clear()
         }
         this.phase = event.phase
+        if (event.phase === 'confirm' && this.live) {
+          // The prompt is written below what is on screen; the block must not move up over it.
+          clearTimeout(this.timer)
+          this.timer = undefined
+          this.erase()
+          this.prompting = true
+          return
+        }
+        this.prompting = false
         if (!this.live && event.phase !== 'done') this.line(`${seconds(event.atMs)}  ${event.phase}`)
         break
       case 'step':
@@ -108,6 +119,7 @@ export class Progress {
   }
 
   private schedule(): void {
+    if (this.prompting) return
     this.timer ??= setTimeout(() => {
       this.timer = undefined
       this.erase()
@@ -121,6 +133,7 @@ export class Progress {
   }
 
   private draw(): void {
+    if (this.prompting) return
     const lines = [...this.steps.entries()]
       .sort(([a], [b]) => a - b)
       .map(([i, s]) => `${s.done ? (s.counts.get('failed') ? '✗' : '✔') : '…'} step ${i + 1} ${s.name}${s.kind && s.kind !== s.name ? ` (${s.kind})` : ''}  ${this.summary(s) || 'waiting'}`)

@@ -58,6 +58,7 @@ export default class Halt extends KillswitchCommand {
                 summary.scope,
                 [
                   `About to HALT ${summary.scope} (runbook ${loaded.runbook.metadata.name}):`,
+                  ...summary.unresolved.map((s) => `  ✗ ${s.name} (${s.kind}) CANNOT be halted: ${s.error}`),
                   ...summary.steps.map((s) => `  ${s.name} (${s.kind}): ${s.targets.length} target(s): ${s.targets.slice(0, 8).join(', ')}${s.targets.length > 8 ? ', …' : ''}`),
                 ],
                 false,

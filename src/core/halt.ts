@@ -51,6 +51,11 @@ export interface HaltInput extends InvocationInput {
 export interface HaltSummary {
   scope: string
   steps: { name: string; kind: string; targets: string[] }[]
+  /**
+   * Steps that could not be resolved: the halt goes on with the others (as under --yes), so the operator sees these
+   * first. When no step resolves, there is nothing to confirm and the halt fails with the reasons instead.
+   */
+  unresolved: { name: string; kind: string; error: string }[]
   alreadyHalted: number
 }
 
@@ -153,14 +158,21 @@ export async function halt(input: HaltInput, ports: EnginePorts): Promise<HaltRe
 
     let confirmMs = 0
     if (input.confirm) {
-      // The operator confirms what was resolved: every step, before anything changes.
-      const steps = await resolveAll(resolutions)
+      // The operator confirms what was resolved: every step, before anything changes. One rule with and without a
+      // prompt: what can be halted is, and what cannot is named (first, here).
+      const settled = await Promise.allSettled(resolutions.map((r) => r.resolved))
+      if (settled.every((r) => r.status === 'rejected')) await resolveAll(resolutions)
+      const steps = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []))
+      const unresolved = settled.flatMap((r, i) =>
+        r.status === 'rejected' ? [{ name: resolutions[i]!.name, kind: resolutions[i]!.kind, error: errorMessage(r.reason) }] : [],
+      )
       report.breakdown.resolveMs = ports.now() - startupMs
       ports.emit({ type: 'phase', phase: 'confirm', atMs: ports.now() })
       const asked = ports.now()
       const yes = await input.confirm({
         scope: input.scope.label,
         steps: steps.map((s) => ({ name: s.name, kind: s.kind, targets: s.targets.map((t) => t.label) })),
+        unresolved,
         alreadyHalted: steps.reduce((n, s) => n + s.targets.filter((t) => prior.entries.has(t.id)).length, 0),
       })
       confirmMs = ports.now() - asked
@@ -197,6 +209,18 @@ export async function halt(input: HaltInput, ports: EnginePorts): Promise<HaltRe
       report.status = report.withinSlo ? 'halted' : 'slo-breached'
     } else {
       report.status = failedTargets === results.length ? 'failed' : 'partial'
+      // What is still running and what to do next, in the report (so --json carries it) as well as on screen.
+      const notHalted = results.filter((t) => t.status === 'failed')
+      const shown = notHalted.slice(0, 10).map((t) => t.label).join(', ') + (notHalted.length > 10 ? `, and ${notHalted.length - 10} more` : '')
+      const unresolvedSteps = report.steps.filter((s) => s.error !== undefined).map((s) => `step ${s.index + 1} ${s.name}`)
+      warn(
+        [
+          notHalted.length > 0 ? `${notHalted.length} of ${results.length} target(s) NOT halted: ${shown}` : '',
+          unresolvedSteps.length > 0 ? `not resolved, so not halted at all: ${unresolvedSteps.join(', ')}` : '',
+        ]
+          .filter(Boolean)
+          .join('; ') + '; fix what the errors name and run the same halt again: what was halted stays halted and keeps its first snapshot',
+      )
     }
     ports.emit({ type: 'phase', phase: 'done', atMs: ports.now() })
     await journal.append({ type: 'end', invocation: haltId, status: report.status, at: new Date().toISOString() })
