@@ -168,18 +168,21 @@ export abstract class KillswitchCommand extends Command {
     // terminal: false keeps the terminal in its own line mode (the kernel echoes and edits the line): in raw mode,
     // readline's close on a terminal that hung up throws EIO from setRawMode, where nothing can catch it.
     const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: false })
-    // A terminal that goes away declines: its input ends (the question would never be answered), or fails.
+    // A terminal that goes away declines: its input ends (the question would never be answered), or fails. Ctrl-C
+    // at the prompt declines too, so that the lock is released and the journal closed like any declined halt.
     let gone = () => {}
     try {
       const answer = await new Promise<string | undefined>((resolve, reject) => {
         gone = () => resolve(undefined)
         rl.once('close', gone)
         process.stdin.once('error', gone)
+        process.once('SIGINT', gone)
         rl.question(`Type ${scope} to ${action}: `).then(resolve, reject)
       })
       return answer?.trim() === scope
     } finally {
       process.stdin.off('error', gone)
+      process.off('SIGINT', gone)
       rl.close()
     }
   }

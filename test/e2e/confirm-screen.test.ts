@@ -5,7 +5,7 @@
  */
 import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -53,6 +53,7 @@ async function onScreen(args: string[]) {
     waitFor,
     exitCode,
     type: (text: string) => run('tmux', ['send-keys', '-t', session, text, 'Enter']),
+    interrupt: () => run('tmux', ['send-keys', '-t', session, 'C-c']),
     close: () => run('tmux', ['kill-session', '-t', session]).catch(() => undefined),
   }
 }
@@ -90,6 +91,22 @@ describe('the confirmation prompt on a terminal', () => {
       const after = observable(h.sandbox)
       expect(Object.entries(after.lambda).filter(([k]) => k.includes('support')).every(([, v]) => v === 0)).toBe(true)
       expect(after.flags['agents/production/support-agents-enabled']).toBe(false)
+    } finally {
+      await term.close()
+    }
+  })
+
+  it('Ctrl-C at the prompt declines: exit 4, nothing changed, no lock and no unfinished halt left behind', async () => {
+    const before = JSON.stringify(observable(h.sandbox))
+    const term = await onScreen(['halt', '--runbook', h.runbook, '--scope', 'class=research', '--reason', 'ctrl-c at the prompt'])
+    try {
+      await term.waitFor('Type class=research to halt')
+      await term.interrupt()
+      expect(await term.exitCode()).toBe(4)
+      expect(JSON.stringify(observable(h.sandbox))).toBe(before)
+      expect(await readdir(h.stateDir)).not.toContain('lock')
+      const status = await h.cli(['status', '--json'])
+      expect(status.json.result.unfinished).toEqual([])
     } finally {
       await term.close()
     }
