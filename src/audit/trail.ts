@@ -4,6 +4,7 @@
  * the first record that was edited, deleted, reordered or truncated.
  */
 import { createHash } from 'node:crypto'
+import { redactDeep } from '../core/secrets.js'
 import { mkdir, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { delay } from '../core/wait.js'
@@ -64,7 +65,8 @@ export class AuditTrail {
     const unlock = await this.lock()
     try {
       const last = await this.lastRecord()
-      const body: Omit<AuditRecord, 'hash'> = { ...entry, seq: (last?.seq ?? 0) + 1, at: new Date().toISOString(), prev: last?.hash ?? GENESIS }
+      // Redacted before it is hashed: a record cannot be edited afterwards, so a secret must never get in.
+      const body: Omit<AuditRecord, 'hash'> = { ...redactDeep(entry), seq: (last?.seq ?? 0) + 1, at: new Date().toISOString(), prev: last?.hash ?? GENESIS }
       const record: AuditRecord = { ...body, hash: hashRecord(body) }
       const handle = await open(this.file, 'a', 0o600)
       try {

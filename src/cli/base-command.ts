@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline/promises'
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { EngineEvent, Trigger } from '../core/report.js'
+import { redactSecrets } from '../core/secrets.js'
 import { describeError, UsageError } from './errors.js'
 import { EXIT, EXIT_TABLE } from './exit-codes.js'
 import { envelope } from './render.js'
@@ -104,8 +105,8 @@ export abstract class KillswitchCommand extends Command {
       const text = envelope(this.id ?? 'killswitch', described.exitCode, null, described) + '\n'
       await writeStdout(text).catch(() => undefined)
     }
-    process.stderr.write(`killswitch: ${described.message}\n${described.hint ? `  → ${described.hint}\n` : ''}`)
-    if (this.verboseMode && error.stack) process.stderr.write(`${error.stack}\n`)
+    process.stderr.write(redactSecrets(`killswitch: ${described.message}\n${described.hint ? `  → ${described.hint}\n` : ''}`))
+    if (this.verboseMode && error.stack) process.stderr.write(`${redactSecrets(error.stack)}\n`)
     this.exit(described.exitCode)
   }
 
@@ -197,7 +198,7 @@ function ignoreHangup(): void {}
  */
 function writeStdout(text: string): Promise<void> {
   return new Promise<void>((resolve, reject) =>
-    process.stdout.write(text, (error) => {
+    process.stdout.write(redactSecrets(text), (error) => {
       const code = (error as NodeJS.ErrnoException | null | undefined)?.code
       if (error && code !== 'EPIPE' && code !== 'EIO' && code !== 'ERR_STREAM_DESTROYED') reject(error)
       else resolve()

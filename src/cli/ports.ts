@@ -3,6 +3,7 @@
  * caller identity from STS, notifications on SNS, the state directory, and the process clock.
  */
 import { hostname, userInfo } from 'node:os'
+import { redactDeep, redactSecrets, registerSecret } from '../core/secrets.js'
 import type { EnginePorts } from '../core/engine.js'
 import type { EngineEvent } from '../core/report.js'
 import type { RunbookCredentials } from '../core/runbook/schema.js'
@@ -32,6 +33,9 @@ export function createPorts(options: { credentials: RunbookCredentials; stateDir
     process.env.AWS_PROFILE = profile
     delete process.env.AWS_DEFAULT_PROFILE
   }
+  // The AWS secrets the SDK will read from the environment; the others are registered where they are read.
+  registerSecret(process.env.AWS_SECRET_ACCESS_KEY)
+  registerSecret(process.env.AWS_SESSION_TOKEN)
   const config: PrimitiveConfig = { credentials: options.credentials, env: process.env }
   config.aws = new SharedAwsClients(config)
   const applying = new Set<string>()
@@ -42,7 +46,8 @@ export function createPorts(options: { credentials: RunbookCredentials; stateDir
       return getCallerIdentity(config)
     },
     async notify(topics, subject, message) {
-      const body = JSON.stringify(message)
+      const body = JSON.stringify(redactDeep(message))
+      subject = redactSecrets(subject)
       const sns = (await import('../primitives/aws/notify.js')).createSnsNotifier(config)
       try {
         await Promise.all(topics.map((topicArn) => sns.publish({ topicArn, subject: subject.slice(0, 99), message: body, attributes: { event: String(message.event ?? '') } })))

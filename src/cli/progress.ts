@@ -3,6 +3,7 @@
  * ten times a second); elsewhere (CI, pipes) plain timestamped lines, one per step start and end and per failure.
  */
 import type { EngineEvent } from '../core/report.js'
+import { redactSecrets } from '../core/secrets.js'
 import { seconds } from './render.js'
 
 interface StepLine {
@@ -114,7 +115,7 @@ export class Progress {
 
   private line(text: string): void {
     if (this.live) this.erase()
-    this.out.write(text + '\n')
+    this.out.write(redactSecrets(text) + '\n')
     if (this.live) this.draw()
   }
 

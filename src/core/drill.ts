@@ -126,7 +126,11 @@ export async function drill(input: DrillInput, ports: EnginePorts): Promise<Dril
     }
     if (haltReport.status === 'partial' || haltReport.status === 'failed') {
       report.verdict = 'error'
-      report.error = `the halt was ${haltReport.status}: ${haltReport.targets.filter((t) => t.status === 'failed').map((t) => `${t.id}: ${t.error}`).join('; ')}`
+      const failures = [
+        ...haltReport.steps.filter((s) => s.error !== undefined).map((s) => `step ${s.index + 1} ${s.name} not resolved: ${s.error}`),
+        ...haltReport.targets.filter((t) => t.status === 'failed').map((t) => `${t.id}: ${t.error}`),
+      ]
+      report.error = `the halt was ${haltReport.status}: ${failures.join('; ')}`
     } else if (report.mismatches.length > 0) report.verdict = 'restore-mismatch'
     else report.verdict = haltReport.withinSlo ? 'pass' : 'slo-breached'
   } catch (error) {

@@ -8,6 +8,7 @@
  * Appends from concurrent targets are grouped into one write and one fsync (group commit).
  */
 import { mkdir, open, readFile, truncate, type FileHandle } from 'node:fs/promises'
+import { redactDeep } from '../core/secrets.js'
 import { join } from 'node:path'
 import type { Target, TargetState } from '../core/primitive.js'
 
@@ -174,7 +175,7 @@ export class Journal {
 
   /** Resolves once the records are durably on disk. */
   append(...records: JournalRecord[]): Promise<void> {
-    const line = records.map((r) => JSON.stringify(r) + '\n').join('')
+    const line = records.map((r) => JSON.stringify(redactDeep(r)) + '\n').join('')
     return new Promise((done, fail) => {
       this.queue.push({ line, done, fail })
       this.flushing ??= this.flush()

@@ -6,6 +6,7 @@
 import { appendFile, mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { DrillReport } from '../core/drill.js'
+import { redactDeep } from '../core/secrets.js'
 import { appendHistory, readHistory, summarize } from './history.js'
 import { renderHtml } from './html.js'
 import { renderJson } from './json.js'
@@ -29,7 +30,9 @@ export interface DrillReportPaths {
   html: string
 }
 
-export async function writeDrillReports(report: DrillReport, options: WriteDrillReportsOptions): Promise<DrillReportPaths> {
+export async function writeDrillReports(original: DrillReport, options: WriteDrillReportsOptions): Promise<DrillReportPaths> {
+  // Reports travel (CI artifacts, PR comments): no credential value may be in them, whatever text carried it.
+  const report = redactDeep(original)
   await appendHistory(options.stateDir, report)
   const history = summarize(await readHistory(options.stateDir, { scope: report.scope, runbook: report.runbook.name }), report)
   const render = { redact: options.redact }

@@ -18,6 +18,7 @@ import type { SNSClient } from '@aws-sdk/client-sns'
 import type { STSClient } from '@aws-sdk/client-sts'
 import type { AwsCredentialIdentityProvider, NodeHttpHandlerOptions } from '@smithy/types'
 import { PrimitiveError } from '../../core/primitive.js'
+import { registerSecret } from '../../core/secrets.js'
 import type { PrimitiveConfig } from '../registry.js'
 import { createRetryStrategy } from './retry.js'
 
@@ -110,7 +111,14 @@ const REQUEST_HANDLER: NodeHttpHandlerOptions = {
  * AssumeRole per account, one resolution of the base chain.
  */
 function sharedByClients(smithy: typeof import('@smithy/core'), provider: AwsCredentialIdentityProvider): AwsCredentialIdentityProvider {
-  return smithy.memoizeIdentityProvider(provider, smithy.isIdentityExpired, smithy.doesIdentityRequireRefresh)!
+  // Every key a provider hands out (a profile's, SSO's, an assumed role's) is redacted from any text from then on.
+  const registering: AwsCredentialIdentityProvider = async (options) => {
+    const identity = await provider(options)
+    registerSecret(identity.secretAccessKey)
+    registerSecret(identity.sessionToken)
+    return identity
+  }
+  return smithy.memoizeIdentityProvider(registering, smithy.isIdentityExpired, smithy.doesIdentityRequireRefresh)!
 }
 
 interface Destroyable {

@@ -16,6 +16,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { readFile } from 'node:fs/promises'
 import type { ConnectionOptions } from 'node:tls'
 import { PrimitiveError } from '../../core/primitive.js'
+import { registerSecret } from '../../core/secrets.js'
 import { delay } from '../../core/wait.js'
 import { execCredentialSourceFor, type ExecCredentialSource } from './exec-credential.js'
 import type { ClientCertificate, Impersonation, KubernetesConnection } from './kubeconfig.js'
@@ -104,6 +105,14 @@ export function createTransport(connection: KubernetesConnection, env: NodeJS.Pr
 
   /** The Authorization header and client certificate for the next request; tokens and keys stay in here. */
   const credentials = async (signal: AbortSignal): Promise<{ authorization?: string; certificate?: ClientCertificate }> => {
+    const found = await credentialsOnce(signal)
+    // Whatever text a failure produces later (a library echoing a header), these values are redacted from it.
+    registerSecret(found.authorization?.replace(/^(Bearer|Basic) /, ''))
+    if (auth.kind === 'basic') registerSecret(auth.password)
+    registerSecret(found.certificate?.key.toString('utf8'))
+    return found
+  }
+  const credentialsOnce = async (signal: AbortSignal): Promise<{ authorization?: string; certificate?: ClientCertificate }> => {
     const certificate = connection.clientCertificate
     switch (auth.kind) {
       case 'none':

@@ -4,6 +4,7 @@
  * credentials, then LaunchDarkly's defaults. Secrets are only ever named here, never read into messages.
  */
 import { PrimitiveError } from '../../core/primitive.js'
+import { registerSecret, secretProblem } from '../../core/secrets.js'
 import type { PrimitiveConfig } from '../registry.js'
 
 export const DEFAULT_BASE_URI = 'https://app.launchdarkly.com'
@@ -72,5 +73,14 @@ export function readSecret(env: NodeJS.ProcessEnv, variable: string, what: strin
       code,
     )
   }
+  const problem = secretProblem(value)
+  if (problem) {
+    throw new PrimitiveError(
+      `the LaunchDarkly ${what} in environment variable ${variable} ${problem}`,
+      `set ${variable} again to the ${what} alone, with nothing around it`,
+      code,
+    )
+  }
+  registerSecret(value)
   return value
 }
