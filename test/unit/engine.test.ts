@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { verifyTrail } from '../../src/audit/trail.js'
-import { halt, type HaltInput } from '../../src/core/halt.js'
+import { halt, type HaltInput, type HaltSummary } from '../../src/core/halt.js'
 import { restore } from '../../src/core/restore.js'
 import { parseScope } from '../../src/core/scope.js'
 import { readStatus } from '../../src/core/status.js'
@@ -135,11 +135,22 @@ describe('halt', () => {
     expect(platform.mutations).toEqual([])
   })
 
-  it('with a confirmation, resolves everything first and changes nothing if a step cannot be resolved', async () => {
+  it('with a confirmation, resolves everything first, shows the step that cannot be resolved, and halts the rest once confirmed', async () => {
     const platform = new FakePlatform({ 'refund-flag': 1 })
+    let summary: HaltSummary | undefined
+    const confirm = async (s: HaltSummary) => ((summary = s), true)
+    const report = await halt(haltInput('class=refund', { confirm }), fakePorts(platform))
+    expect(summary!.unresolved).toEqual([expect.objectContaining({ error: expect.stringMatching(/no such target: refund-fn-1/) })])
+    expect(summary!.steps.flatMap((s) => s.targets)).toContain('refund-flag')
+    expect(report.status).toBe('partial')
+    expect(platform.mutations).toEqual(['halt refund-flag'])
+  })
+
+  it('with a confirmation, changes nothing when no step can be resolved', async () => {
+    const platform = new FakePlatform({})
     let asked = false
     const confirm = async () => (asked = true)
-    await expect(halt(haltInput('class=refund', { confirm }), fakePorts(platform))).rejects.toThrow(/no such target: refund-fn-1/)
+    await expect(halt(haltInput('class=refund', { confirm }), fakePorts(platform))).rejects.toThrow(/no such target/)
     expect(asked).toBe(false)
     expect(platform.mutations).toEqual([])
   })
