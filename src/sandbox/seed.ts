@@ -3,6 +3,7 @@
  * from a runbook (`fleetFromRunbook`). Every plane takes its own section.
  */
 import { z } from 'zod'
+import { KubernetesSeed } from './kubernetes/seed.js'
 
 const tags = z.record(z.string(), z.string()).default({})
 /** Inline policies by name; a document may be given as an object or as its JSON text. */
@@ -36,18 +37,6 @@ export const AccountSeed = z
     lambdaConcurrencyLimit: z.number().int().min(100).default(1000),
     /** SNS topic names per region. Publishing to a topic that does not exist answers NotFound, as AWS does. */
     sns: z.record(z.string(), z.array(z.string())).default({}),
-  })
-  .strict()
-
-export const WorkloadSeed = z
-  .object({
-    name: z.string(),
-    labels: z.record(z.string(), z.string()).default({}),
-    annotations: z.record(z.string(), z.string()).default({}),
-    replicas: z.number().int().min(0),
-    terminationGracePeriodSeconds: z.number().int().min(0).default(30),
-    /** StatefulSets only: OrderedReady deletes pods one at a time, Parallel all at once. */
-    podManagementPolicy: z.enum(['OrderedReady', 'Parallel']).default('OrderedReady'),
   })
   .strict()
 
@@ -107,17 +96,7 @@ export const SeedSchema = z
       })
       .strict()
       .default({ defaultAccount: '111122223333', defaultPrincipal: 'arn:aws:iam::111122223333:role/killswitch-oncall', principals: {}, accounts: {} }),
-    kubernetes: z
-      .object({
-        namespaces: z
-          .record(
-            z.string(),
-            z.object({ deployments: z.array(WorkloadSeed).default([]), statefulsets: z.array(WorkloadSeed).default([]) }).strict(),
-          )
-          .default({}),
-      })
-      .strict()
-      .default({ namespaces: {} }),
+    kubernetes: KubernetesSeed.prefault({}),
     launchdarkly: z
       .object({
         /** REST access tokens the sandbox accepts. Empty: any non-empty token is accepted. */
@@ -153,10 +132,11 @@ export const SeedSchema = z
   })
   .strict()
 
+export { KubernetesSeed, WorkloadSeed } from './kubernetes/seed.js'
+
 export type Seed = z.infer<typeof SeedSchema>
 export type SeedInput = z.input<typeof SeedSchema>
 export type AccountSeed = z.infer<typeof AccountSeed>
-export type WorkloadSeed = z.infer<typeof WorkloadSeed>
 export type FlagSeed = z.infer<typeof FlagSeed>
 export type LambdaFunctionSeed = z.infer<typeof LambdaFunctionSeed>
 

@@ -12,7 +12,7 @@ import type { AddressInfo, Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createAwsPlane } from './aws/index.js'
-import { createKubernetesPlane } from './kubernetes/index.js'
+import { createKubernetesPlane, kubeconfigFor } from './kubernetes/index.js'
 import { createLaunchDarklyPlane } from './launchdarkly/index.js'
 import { buildProfile, Realism, type InjectedFaults, type ProfileName, type ProfileOverrides } from './realism.js'
 import { parseSeed, type Seed, type SeedInput } from './seed.js'
@@ -202,7 +202,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const ownWorkDir = options.workDir === undefined
   const workDir = options.workDir ?? (await mkdtemp(join(tmpdir(), 'killswitch-sandbox-')))
   const kubeconfigPath = join(workDir, 'kubeconfig')
-  await writeFile(kubeconfigPath, kubeconfigFor(baseUrl), { mode: 0o600 })
+  await writeFile(kubeconfigPath, kubeconfigFor(baseUrl, seed.kubernetes.rbac.users, await kubernetes.secureEndpoint()), { mode: 0o600 })
 
   const env: Record<string, string> = {
     AWS_ENDPOINT_URL: baseUrl,
@@ -237,27 +237,4 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       if (ownWorkDir) await rm(workDir, { recursive: true, force: true })
     },
   }
-}
-
-function kubeconfigFor(server: string): string {
-  return [
-    'apiVersion: v1',
-    'kind: Config',
-    'clusters:',
-    '- name: killswitch-sandbox',
-    '  cluster:',
-    `    server: ${server}`,
-    '    insecure-skip-tls-verify: true',
-    'users:',
-    '- name: killswitch-sandbox',
-    '  user:',
-    '    token: sandbox-breakglass-token',
-    'contexts:',
-    '- name: killswitch-sandbox',
-    '  context:',
-    '    cluster: killswitch-sandbox',
-    '    user: killswitch-sandbox',
-    'current-context: killswitch-sandbox',
-    '',
-  ].join('\n')
 }

@@ -1,42 +1,73 @@
 /**
- * The controllers and the kubelet, reduced to what a scale-to-zero halt observes:
- * - Deployments (via their ReplicaSet): keep `spec.replicas` non-terminating pods; scale-down terminates the newest
- *   pods first; a pod that starts terminating is replaced at once (terminating pods are not "active").
+ * The Deployment, ReplicaSet and StatefulSet controllers, reduced to what a scale-to-zero halt observes:
+ * - Deployments: one ReplicaSet `<name>-<hash>` each, whose `spec.replicas` follows the Deployment's (paused or not:
+ *   a paused Deployment still scales). The Deployment and ReplicaSet controllers act in the same step.
+ * - ReplicaSets: keep `spec.replicas` active pods of their own (by ownerReference; pods of other owners that match
+ *   the selector are never counted). Active = neither terminating nor finished: a Failed or Succeeded pod is not
+ *   counted, not deleted and not replaced (k8s `pkg/controller/replicaset`, `controller.FilterActivePods`).
+ *   Scale-down deletes unscheduled, then pending, then not-ready, then the newest pods first.
  * - StatefulSets: pods `<name>-<ordinal>`; OrderedReady creates in ascending order and removes one pod at a time
  *   from the highest ordinal, waiting until it is gone; Parallel creates and removes all at once. An ordinal is
- *   recreated only after its previous pod is gone (same name).
- * - Graceful termination: a deleted pod gets `deletionTimestamp` (= now + grace) and `deletionGracePeriodSeconds`
- *   (MODIFIED) and is removed (DELETED) when the grace period ends; grace 0 removes it at once. A later delete may
- *   only shorten a pending termination.
+ *   recreated only after its previous pod is gone (same name); a finished pod in range is deleted and recreated.
  * Reconciliation runs `controllerDelayMs` (from the realism profile) after the change that triggers it.
  */
-import { ownerOfPod, ordinalOf, newPod, omitZero, timestamp, type Pod, type Workload, type WorkloadResource, type WorkloadStatus } from './objects.js'
+import { Kubelet } from './kubelet.js'
+import { withManagedFields, KUBE_CONTROLLER_MANAGER } from './managed-fields.js'
+import {
+  controllerOf,
+  isActive,
+  isFinished,
+  isNodeReady,
+  isReady,
+  isTerminating,
+  newControlledPod,
+  newReplicaSet,
+  omitZero,
+  ordinalOf,
+  replicaSetAnnotations,
+  replicaSetName,
+  type Placement,
+  type Pod,
+  type ReplicaSet,
+  type Workload,
+  type WorkloadResource,
+  type WorkloadStatus,
+} from './objects.js'
 import type { ObjectStore } from './store.js'
-import { notFoundError } from './status.js'
 
-interface PendingTermination {
-  timer: NodeJS.Timeout
-  /** When the pod is removed, in epoch ms. */
-  deadline: number
+/** What the seed says about a workload's pods beyond its template: their finalizers and preferred node. */
+export interface PodPlacement {
+  finalizers: string[]
+  nodeName?: string
 }
 
-function isTerminating(pod: Pod): boolean {
-  return pod.metadata.deletionTimestamp !== undefined
+function workloadKey(resource: WorkloadResource, namespace: string, name: string): string {
+  return `${resource}/${namespace}/${name}`
 }
 
-function podKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`
+/** Pods the ReplicaSet controller deletes first (`controller.ActivePodsWithRanks`, simplified): lower ranks go first. */
+function deletionRank(pod: Pod): number {
+  if (pod.spec.nodeName === undefined) return 0
+  if (pod.status.phase === 'Pending') return 1
+  return isReady(pod) ? 3 : 2
 }
 
 export class WorkloadController {
   private readonly reconcileTimers = new Set<NodeJS.Timeout>()
-  private readonly terminations = new Map<string, PendingTermination>()
+  private readonly placements = new Map<string, PodPlacement>()
 
   constructor(
     private readonly store: ObjectStore,
+    private readonly kubelet: Kubelet,
     private readonly controllerDelayMs: () => number,
+    private readonly schedule: (preferred: string | undefined) => Placement,
     private readonly now: () => Date = () => new Date(),
   ) {}
+
+  /** Records the seed's finalizers and node for the workload's pods (before its first reconcile). */
+  place(resource: WorkloadResource, namespace: string, name: string, placement: PodPlacement): void {
+    this.placements.set(workloadKey(resource, namespace, name), placement)
+  }
 
   /** Reconciles the workload after the controller delay (spec change, pod gone, pod deleted). */
   workloadChanged(resource: WorkloadResource, namespace: string, name: string): void {
@@ -48,111 +79,117 @@ export class WorkloadController {
   }
 
   /** Brings the workload's pods towards `spec.replicas` and writes its status. Synchronous; used at seed time. */
-  reconcile(resource: WorkloadResource, namespace: string, name: string): void {
+  reconcile(resource: WorkloadResource, namespace: string, name: string, seeding = false): void {
     const workload = this.store.get(resource, namespace, name)
     if (!workload) return
-    if (resource === 'deployments') this.reconcileDeployment(workload)
-    else this.reconcileStatefulSet(workload)
+    if (resource === 'deployments') this.reconcileDeployment(workload, seeding)
+    else this.reconcileStatefulSet(workload, seeding)
     this.writeStatus(resource, namespace, name, { observe: true })
   }
 
-  /**
-   * The API's pod DELETE. `gracePeriodSeconds` defaults to the pod's own; a pod already terminating only accepts
-   * a shorter period. Returns the pod as the apiserver does: the terminating object, or the last state if removed.
-   */
-  deletePod(namespace: string, name: string, gracePeriodSeconds: number | undefined): Pod {
-    const pod = this.store.get('pods', namespace, name)
-    if (!pod) throw notFoundError('pods', '', name)
-    const grace = Math.max(0, gracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds)
-    const result = this.terminate(pod, grace)
-    const owner = ownerOfPod(pod)
-    if (owner) {
-      this.writeStatus(owner.resource, namespace, owner.name, { observe: false })
-      this.workloadChanged(owner.resource, namespace, owner.name)
-    }
-    return result
+  /** A pod of the workload changed or went: its status now, its reconcile after the delay. */
+  podEvent(pod: Pod): void {
+    const owner = this.workloadOf(pod)
+    if (!owner) return
+    this.writeStatus(owner.resource, pod.metadata.namespace ?? '', owner.name, { observe: false })
+    this.workloadChanged(owner.resource, pod.metadata.namespace ?? '', owner.name)
   }
 
-  /** Cancels pending reconciles and terminations (pods stay as they are). */
+  /** The Deployment or StatefulSet a pod belongs to through its controller reference. */
+  workloadOf(pod: Pod): { resource: WorkloadResource; name: string } | undefined {
+    const owner = controllerOf(pod)
+    if (owner?.kind === 'StatefulSet') return { resource: 'statefulsets', name: owner.name }
+    if (owner?.kind !== 'ReplicaSet') return undefined
+    const replicaSet = this.store.get('replicasets', pod.metadata.namespace ?? '', owner.name)
+    const deployment = replicaSet && controllerOf(replicaSet)
+    return deployment?.kind === 'Deployment' ? { resource: 'deployments', name: deployment.name } : undefined
+  }
+
+  /** Cancels pending reconciles. */
   close(): void {
     for (const timer of this.reconcileTimers) clearTimeout(timer)
-    for (const { timer } of this.terminations.values()) clearTimeout(timer)
     this.reconcileTimers.clear()
-    this.terminations.clear()
   }
 
-  private podsOf(workload: Workload): Pod[] {
-    const namespace = workload.metadata.namespace ?? ''
-    const kind: WorkloadResource = workload.kind === 'Deployment' ? 'deployments' : 'statefulsets'
-    return this.store.list('pods', namespace, (pod) => {
-      const owner = ownerOfPod(pod)
-      return owner?.resource === kind && owner.name === workload.metadata.name
-    })
+  private podsOwnedBy(namespace: string, uid: string): Pod[] {
+    return this.store.list('pods', namespace, (pod) => controllerOf(pod)?.uid === uid)
   }
 
-  private reconcileDeployment(workload: Workload): void {
-    const active = this.podsOf(workload)
-      .filter((pod) => !isTerminating(pod))
-      .sort((a, b) => a.metadata.creationTimestamp.localeCompare(b.metadata.creationTimestamp))
-    const desired = workload.spec.replicas
-    for (let i = active.length; i < desired; i++) this.store.put('pods', newPod(workload, this.now()))
-    // The ReplicaSet controller prefers deleting the youngest pods; creation order stands in for age.
-    for (const pod of active.slice(desired).reverse()) this.terminate(pod, pod.spec.terminationGracePeriodSeconds)
+  private placementOf(workload: Workload, seeding: boolean): { placement: Placement; finalizers: string[] } {
+    const resource: WorkloadResource = workload.kind === 'Deployment' ? 'deployments' : 'statefulsets'
+    const seeded = this.placements.get(workloadKey(resource, workload.metadata.namespace ?? '', workload.metadata.name))
+    const finalizers = seeded?.finalizers ?? []
+    // Seeded pods are where the seed put them, even on a node that has since gone NotReady; later ones are scheduled.
+    if (seeding && seeded?.nodeName !== undefined) {
+      return { placement: { nodeName: seeded.nodeName, nodeReady: isNodeReady(this.store.get('nodes', undefined, seeded.nodeName)) }, finalizers }
+    }
+    return { placement: this.schedule(seeded?.nodeName), finalizers }
   }
 
-  private reconcileStatefulSet(workload: Workload): void {
-    const pods = this.podsOf(workload)
-    const desired = workload.spec.replicas
-    const ordered = workload.spec.podManagementPolicy !== 'Parallel'
+  /** The Deployment's ReplicaSet, created when missing, with `spec.replicas` set to the Deployment's. */
+  replicaSetFor(deployment: Workload): ReplicaSet {
+    const namespace = deployment.metadata.namespace ?? ''
+    const existing = this.store.get('replicasets', namespace, replicaSetName(deployment))
+    if (!existing) {
+      const created = newReplicaSet(deployment, this.now())
+      return this.store.put('replicasets', withManagedFields(undefined, created, KUBE_CONTROLLER_MANAGER, 'object', this.now()))
+    }
+    if (existing.spec.replicas === deployment.spec.replicas) return existing
+    const next: ReplicaSet = structuredClone(existing)
+    next.spec.replicas = deployment.spec.replicas
+    next.metadata.annotations = { ...next.metadata.annotations, ...replicaSetAnnotations(deployment.spec.replicas) }
+    next.metadata.generation = (existing.metadata.generation ?? 1) + 1
+    return this.store.put('replicasets', withManagedFields(existing, next, KUBE_CONTROLLER_MANAGER, 'object', this.now()))
+  }
+
+  private reconcileDeployment(deployment: Workload, seeding: boolean): void {
+    const replicaSet = this.replicaSetFor(deployment)
+    const namespace = replicaSet.metadata.namespace ?? ''
+    const active = this.podsOwnedBy(namespace, replicaSet.metadata.uid).filter(isActive)
+    const desired = replicaSet.spec.replicas
+    const { placement, finalizers } = this.placementOf(deployment, seeding)
+    for (let i = active.length; i < desired; i++) this.store.put('pods', newControlledPod(replicaSet, placement, finalizers, this.now()))
+    const condemned = active
+      .sort((a, b) => deletionRank(a) - deletionRank(b) || b.metadata.creationTimestamp.localeCompare(a.metadata.creationTimestamp))
+      .slice(0, Math.max(0, active.length - desired))
+    for (const pod of condemned) this.kubelet.delete(namespace, pod.metadata.name, undefined)
+    this.writeReplicaSetStatus(namespace, replicaSet.metadata.name)
+  }
+
+  private reconcileStatefulSet(statefulSet: Workload, seeding: boolean): void {
+    const namespace = statefulSet.metadata.namespace ?? ''
+    const members = this.podsOwnedBy(namespace, statefulSet.metadata.uid).filter((pod) => ordinalOf(pod) >= 0)
+    const desired = statefulSet.spec.replicas
+    const ordered = statefulSet.spec.podManagementPolicy !== 'Parallel'
     // OrderedReady is monotonic: nothing proceeds while any pod is terminating.
-    if (ordered && pods.some(isTerminating)) return
-    const present = new Set(pods.map(ordinalOf))
+    if (ordered && members.some(isTerminating)) return
+    // A finished pod in range is deleted, to be recreated once it is gone (stateful_set_control.go processReplica).
+    const finished = members.filter((pod) => ordinalOf(pod) < desired && isFinished(pod) && !isTerminating(pod))
+    for (const pod of finished) this.kubelet.delete(namespace, pod.metadata.name, undefined)
+    const present = new Set(this.podsOwnedBy(namespace, statefulSet.metadata.uid).map(ordinalOf))
+    const { placement, finalizers } = this.placementOf(statefulSet, seeding)
     for (let ordinal = 0; ordinal < desired; ordinal++) {
-      if (!present.has(ordinal)) this.store.put('pods', newPod(workload, this.now(), ordinal))
+      if (!present.has(ordinal)) this.store.put('pods', newControlledPod(statefulSet, placement, finalizers, this.now(), ordinal))
     }
-    const condemned = pods
-      .filter((pod) => ordinalOf(pod) >= desired && !isTerminating(pod))
-      .sort((a, b) => ordinalOf(b) - ordinalOf(a))
-    for (const pod of ordered ? condemned.slice(0, 1) : condemned) this.terminate(pod, pod.spec.terminationGracePeriodSeconds)
+    const condemned = members.filter((pod) => ordinalOf(pod) >= desired && !isTerminating(pod)).sort((a, b) => ordinalOf(b) - ordinalOf(a))
+    for (const pod of ordered ? condemned.slice(0, 1) : condemned) this.kubelet.delete(namespace, pod.metadata.name, undefined)
   }
 
-  /** Starts, shortens or completes a pod's graceful termination (pkg/registry/rest BeforeDelete semantics). */
-  private terminate(pod: Pod, grace: number): Pod {
-    const namespace = pod.metadata.namespace ?? ''
-    const key = podKey(namespace, pod.metadata.name)
-    const pending = this.terminations.get(key)
-    const currentGrace = pod.metadata.deletionGracePeriodSeconds
-    if (isTerminating(pod) && currentGrace !== undefined && grace >= currentGrace) return pod
-    if (!isTerminating(pod) && grace === 0) {
-      this.remove(pod)
-      return pod
+  private writeReplicaSetStatus(namespace: string, name: string): void {
+    const replicaSet = this.store.get('replicasets', namespace, name)
+    if (!replicaSet) return
+    const pods = this.podsOwnedBy(namespace, replicaSet.metadata.uid)
+    const active = pods.filter(isActive)
+    const ready = active.filter(isReady).length
+    const status: WorkloadStatus = {
+      replicas: active.length,
+      ...omitZero({ fullyLabeledReplicas: active.length, readyReplicas: ready, availableReplicas: ready }),
+      observedGeneration: replicaSet.metadata.generation ?? 1,
+      ...omitZero({ terminatingReplicas: pods.filter(isTerminating).length }),
     }
-    const now = this.now().getTime()
-    // A shortened termination keeps its start: the new deadline is start + the new grace period.
-    const start = pending && currentGrace !== undefined ? pending.deadline - currentGrace * 1000 : now
-    const deadline = start + grace * 1000
-    if (pending) clearTimeout(pending.timer)
-    this.terminations.delete(key)
-    pod.metadata.deletionTimestamp = timestamp(new Date(Math.ceil(deadline / 1000) * 1000))
-    pod.metadata.deletionGracePeriodSeconds = grace
-    const marked = this.store.put('pods', pod)
-    if (deadline <= now) {
-      this.remove(marked)
-      return marked
-    }
-    const timer = setTimeout(() => this.remove(marked), deadline - now)
-    this.terminations.set(key, { timer, deadline })
-    return marked
-  }
-
-  private remove(pod: Pod): void {
-    const namespace = pod.metadata.namespace ?? ''
-    this.terminations.delete(podKey(namespace, pod.metadata.name))
-    this.store.delete('pods', namespace, pod.metadata.name)
-    const owner = ownerOfPod(pod)
-    if (!owner) return
-    this.writeStatus(owner.resource, namespace, owner.name, { observe: false })
-    this.workloadChanged(owner.resource, namespace, owner.name)
+    if (JSON.stringify(status) === JSON.stringify(replicaSet.status)) return
+    const next = { ...replicaSet, status }
+    this.store.put('replicasets', withManagedFields(replicaSet, next, { ...KUBE_CONTROLLER_MANAGER, subresource: 'status' }, 'status', this.now()))
   }
 
   /**
@@ -162,38 +199,46 @@ export class WorkloadController {
   private writeStatus(resource: WorkloadResource, namespace: string, name: string, { observe }: { observe: boolean }): void {
     const workload = this.store.get(resource, namespace, name)
     if (!workload) return
-    const pods = this.podsOf(workload)
     const observedGeneration = observe ? (workload.metadata.generation ?? 1) : Number(workload.status.observedGeneration ?? 0)
-    const status = resource === 'deployments' ? deploymentStatus(workload, pods, observedGeneration) : statefulSetStatus(workload, pods, observedGeneration)
+    let status: WorkloadStatus
+    if (resource === 'deployments') {
+      const replicaSet = this.store.get('replicasets', namespace, replicaSetName(workload))
+      if (replicaSet) this.writeReplicaSetStatus(namespace, replicaSet.metadata.name)
+      status = deploymentStatus(workload, replicaSet ? this.podsOwnedBy(namespace, replicaSet.metadata.uid) : [], observedGeneration)
+    } else {
+      status = statefulSetStatus(workload, this.podsOwnedBy(namespace, workload.metadata.uid).filter((pod) => ordinalOf(pod) >= 0), observedGeneration)
+    }
     if (JSON.stringify(status) === JSON.stringify(workload.status)) return
-    workload.status = status
-    this.store.put(resource, workload)
+    const next = { ...workload, status }
+    this.store.put(resource, withManagedFields(workload, next, { ...KUBE_CONTROLLER_MANAGER, subresource: 'status' }, 'status', this.now()))
   }
 }
 
 /**
- * DeploymentStatus: `replicas` and the ready/available/updated counts are non-terminating pods; terminating pods
- * are `terminatingReplicas` (beta, on by default). Every field is `omitempty`.
+ * DeploymentStatus: `replicas` and `updatedReplicas` count active (non-terminating, unfinished) pods, ready and
+ * available the Ready ones; terminating pods are `terminatingReplicas` (beta, on by default). Every field is
+ * `omitempty`.
  */
 function deploymentStatus(workload: Workload, pods: Pod[], observedGeneration: number): WorkloadStatus {
-  const active = pods.filter((pod) => !isTerminating(pod)).length
+  const active = pods.filter(isActive)
+  const ready = active.filter(isReady).length
   return omitZero({
     observedGeneration,
-    replicas: active,
-    updatedReplicas: active,
-    readyReplicas: active,
-    availableReplicas: active,
-    unavailableReplicas: Math.max(0, workload.spec.replicas - active),
-    terminatingReplicas: pods.length - active,
+    replicas: active.length,
+    updatedReplicas: active.length,
+    readyReplicas: ready,
+    availableReplicas: ready,
+    unavailableReplicas: Math.max(0, workload.spec.replicas - ready),
+    terminatingReplicas: pods.filter(isTerminating).length,
   })
 }
 
 /**
  * StatefulSetStatus: `replicas` counts every pod the controller created, terminating ones included (required field);
- * ready/available count the non-terminating ones.
+ * ready/available count the Ready, non-terminating ones.
  */
 function statefulSetStatus(workload: Workload, pods: Pod[], observedGeneration: number): WorkloadStatus {
-  const ready = pods.filter((pod) => !isTerminating(pod)).length
+  const ready = pods.filter((pod) => !isTerminating(pod) && isReady(pod)).length
   const revision = pods[0]?.metadata.labels?.['controller-revision-hash'] ?? `${workload.metadata.name}-initial`
   return {
     ...omitZero({ observedGeneration, readyReplicas: ready, currentReplicas: pods.length, updatedReplicas: pods.length }),

@@ -150,10 +150,13 @@ export function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0]!.trim().toLowerCase()
 }
 
-/** Applies a PATCH body of the given Content-Type; 415 for a type the sandbox does not accept, 400 for bad JSON. */
-export function applyPatch(target: Json, contentType: string | undefined, body: Buffer): Json {
+/** Custom resources take no strategic merge patch: their CRDs have no patch-merge keys (apiserver `patch.go`). */
+export const CUSTOM_RESOURCE_PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json'] as const
+
+/** Applies a PATCH body of the given Content-Type; 415 for a type the resource does not accept, 400 for bad JSON. */
+export function applyPatch(target: Json, contentType: string | undefined, body: Buffer, accepted: readonly string[] = PATCH_CONTENT_TYPES): Json {
   const type = mediaType(contentType)
-  if (!(PATCH_CONTENT_TYPES as readonly string[]).includes(type)) throw unsupportedMediaTypeError(type, PATCH_CONTENT_TYPES)
+  if (!accepted.includes(type)) throw unsupportedMediaTypeError(type, accepted)
   let patch: Json
   try {
     patch = JSON.parse(body.toString('utf8')) as Json

@@ -2,6 +2,8 @@
  * Label and field selectors as the apiserver parses them (k8s.io/apimachinery `labels.Parse`, `fields.ParseSelector`):
  * `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x,y)`, `a` (exists), `!a` (does not exist), comma-separated = AND.
  */
+import type { KubeObject, Pod } from './objects.js'
+import type { ResourceName } from './resources.js'
 import { badRequestError } from './status.js'
 
 export type LabelRequirement =
@@ -80,26 +82,62 @@ export function matchesLabels(requirements: readonly LabelRequirement[], labels:
   })
 }
 
-/** The field selectors every resource supports: `metadata.name` and `metadata.namespace`. */
-const SUPPORTED_FIELDS = ['metadata.name', 'metadata.namespace'] as const
+type FieldGetter = (object: KubeObject) => string
 
-export function parseFieldSelector(selector: string): FieldRequirement[] {
+const str = (value: unknown): string => (value === undefined || value === null ? '' : String(value))
+
+/**
+ * The field selectors each resource supports: `metadata.name` and `metadata.namespace` everywhere, plus the ones
+ * its registry strategy adds (k8s `pkg/registry/core/pod/strategy.go` ToSelectableFields, and the node, namespace,
+ * replicaset and job strategies). A missing field reads as the empty string, as `spec.nodeName=` finds unscheduled pods.
+ */
+const FIELDS: Partial<Record<ResourceName, Record<string, FieldGetter>>> = {
+  pods: {
+    'spec.nodeName': (o) => str((o as Pod).spec.nodeName),
+    'spec.restartPolicy': (o) => str((o as Pod).spec.restartPolicy),
+    'spec.schedulerName': (o) => str((o as Pod).spec.schedulerName),
+    'spec.serviceAccountName': (o) => str((o as Pod).spec.serviceAccountName),
+    'spec.hostNetwork': () => 'false',
+    'status.phase': (o) => str((o as Pod).status.phase),
+    'status.podIP': (o) => str((o as Pod).status.podIP),
+    'status.nominatedNodeName': () => '',
+  },
+  nodes: { 'spec.unschedulable': () => 'false' },
+  namespaces: { 'status.phase': (o) => str((o as { status: { phase: string } }).status.phase) },
+  replicasets: { 'status.replicas': (o) => str((o as { status: { replicas?: number } }).status.replicas ?? 0) },
+  jobs: { 'status.successful': (o) => str((o as { status: { succeeded?: number } }).status.succeeded ?? 0) },
+}
+
+const METADATA_FIELDS: Record<string, FieldGetter> = {
+  'metadata.name': (o) => o.metadata.name,
+  'metadata.namespace': (o) => o.metadata.namespace ?? '',
+}
+
+function getterOf(resource: ResourceName, field: string): FieldGetter | undefined {
+  return METADATA_FIELDS[field] ?? FIELDS[resource]?.[field]
+}
+
+/** Throws a 400 Status for a selector the apiserver would reject, e.g. a field the resource does not support. */
+export function parseFieldSelector(selector: string, resource: ResourceName): FieldRequirement[] {
   return splitTerms(selector).map((term) => {
     const m = /^([^!=\s]+)\s*(==|=|!=)\s*(\S*)$/.exec(term)
     if (!m) throw badRequestError(`invalid selector: '${selector}'; can't understand '${term}'`)
     const field = m[1]!
-    if (!(SUPPORTED_FIELDS as readonly string[]).includes(field)) {
-      throw badRequestError(`field label not supported: ${field}`)
-    }
+    if (!getterOf(resource, field)) throw badRequestError(`field label not supported: ${field}`)
     return { field, operator: m[2] === '!=' ? '!=' : '=', value: m[3]! }
   })
 }
 
-export function matchesFields(requirements: readonly FieldRequirement[], metadata: { name: string; namespace?: string }): boolean {
+export function matchesFields(requirements: readonly FieldRequirement[], object: KubeObject, resource: ResourceName): boolean {
   return requirements.every(({ field, operator, value }) => {
-    const actual = field === 'metadata.name' ? metadata.name : (metadata.namespace ?? '')
+    const actual = getterOf(resource, field)!(object)
     return operator === '=' ? actual === value : actual !== value
   })
+}
+
+/** The name a `metadata.name=` selector pins, which RBAC's resourceNames apply to (apiserver RequestInfo). */
+export function exactName(requirements: readonly FieldRequirement[]): string {
+  return requirements.find((r) => r.field === 'metadata.name' && r.operator === '=')?.value ?? ''
 }
 
 /** The string form of a matchLabels selector, as the Scale subresource reports it in `status.selector`. */

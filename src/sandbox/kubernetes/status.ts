@@ -3,11 +3,13 @@
  * (`{"kind":"Status","apiVersion":"v1","status":"Failure","reason":…,"code":…}`), so clients that branch on
  * `reason` or `code` (kubectl, client-node's ApiException) behave as against a real cluster.
  */
+import { qualifiedName } from './resources.js'
 
 export interface StatusDetails {
   name?: string
   group?: string
   kind?: string
+  uid?: string
   retryAfterSeconds?: number
 }
 
@@ -15,21 +17,21 @@ export interface StatusObject {
   kind: 'Status'
   apiVersion: 'v1'
   metadata: Record<string, never>
-  status: 'Failure'
-  message: string
-  reason: string
+  status: 'Failure' | 'Success'
+  message?: string
+  reason?: string
   details?: StatusDetails
-  code: number
+  code?: number
 }
 
 /** A request the plane refuses; `status` is the body, `retryAfterSeconds` becomes the Retry-After header. */
 export class ApiError extends Error {
   constructor(readonly status: StatusObject) {
-    super(status.message)
+    super(status.message ?? status.status)
   }
 
   get code(): number {
-    return this.status.code
+    return this.status.code ?? 500
   }
 }
 
@@ -38,9 +40,7 @@ function failure(code: number, reason: string, message: string, details?: Status
 }
 
 /** `group` is '' for the core group; the message names the resource as `deployments.apps` or `pods`. */
-function qualified(resource: string, group: string): string {
-  return group ? `${resource}.${group}` : resource
-}
+const qualified = qualifiedName
 
 export function notFoundError(resource: string, group: string, name: string): ApiError {
   return failure(404, 'NotFound', `${qualified(resource, group)} "${name}" not found`, { name, group: group || undefined, kind: resource })
@@ -53,6 +53,18 @@ export function conflictError(resource: string, group: string, name: string): Ap
     `Operation cannot be fulfilled on ${qualified(resource, group)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
     { name, group: group || undefined, kind: resource },
   )
+}
+
+/** 403 from the authorizer: `deployments.apps "x" is forbidden: User "u" cannot patch resource …` (apiserver `NewForbidden`). */
+export function forbiddenError(resource: string, group: string, name: string, cause: string): ApiError {
+  if (resource === '') return failure(403, 'Forbidden', `forbidden: ${cause}`, {})
+  const subject = name ? `${qualified(resource, group)} "${name}"` : qualified(resource, group)
+  return failure(403, 'Forbidden', `${subject} is forbidden: ${cause}`, { ...(name ? { name } : {}), ...(group ? { group } : {}), kind: resource })
+}
+
+/** 401 for a bearer token no authenticator accepts. */
+export function unauthorizedError(): ApiError {
+  return failure(401, 'Unauthorized', 'Unauthorized')
 }
 
 export function badRequestError(message: string): ApiError {

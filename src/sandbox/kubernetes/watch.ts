@@ -9,7 +9,8 @@
  * before a timeout closes the stream.
  */
 import type { ServerResponse } from 'node:http'
-import { apiVersionOf, RESOURCES, type KubeObject, type ResourceName } from './objects.js'
+import type { KubeObject } from './objects.js'
+import { apiVersionOf, RESOURCES, type ResourceName } from './resources.js'
 import { matchesFields, matchesLabels, type FieldRequirement, type LabelRequirement } from './selectors.js'
 import { goneError } from './status.js'
 import type { ObjectStore, StoreEvent } from './store.js'
@@ -42,7 +43,7 @@ export class WatchStreams {
     const matches = (object: KubeObject) =>
       (request.namespace === undefined || object.metadata.namespace === request.namespace) &&
       matchesLabels(request.labels, object.metadata.labels) &&
-      matchesFields(request.fields, object.metadata)
+      matchesFields(request.fields, object, request.resource)
 
     const send = (type: WireEventType, object: unknown) => {
       res.write(`${JSON.stringify({ type, object })}\n`)

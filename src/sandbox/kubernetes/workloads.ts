@@ -7,11 +7,15 @@
  * - `spec.selector` is immutable, the template labels must match it, `spec.replicas` is an integer ≥ 0
  *   (422 Invalid otherwise) and defaults to 1 when a patch removes it; a PUT Scale without `spec.replicas` means 0
  *   (`omitempty`);
- * - a write that changes nothing does not write (no new resourceVersion, no watch event).
+ * - a write that changes nothing does not write (no new resourceVersion, no watch event);
+ * - every write updates `metadata.managedFields` for its writer (managed-fields.ts), a scale write as the `scale`
+ *   subresource's entry on the workload (Kubernetes ≥ 1.22).
  */
 import type { WorkloadController } from './controller.js'
-import { RESOURCES, toScale, type Scale, type Workload, type WorkloadResource, type WorkloadSpec } from './objects.js'
+import { withManagedFields, type FieldManager } from './managed-fields.js'
+import { toScale, type Scale, type Workload, type WorkloadResource, type WorkloadSpec } from './objects.js'
 import { applyPatch, type Json } from './patch.js'
+import { RESOURCES } from './resources.js'
 import { badRequestError, conflictError, invalidError, notFoundError } from './status.js'
 import type { ObjectStore } from './store.js'
 
@@ -42,10 +46,17 @@ export class WorkloadWriter {
   }
 
   /** PATCH of the workload object (merge, strategic merge as merge, or JSON patch). */
-  patch(resource: WorkloadResource, namespace: string, name: string, contentType: string | undefined, body: Buffer, dryRun: boolean): Workload {
+  patch(resource: WorkloadResource, namespace: string, name: string, contentType: string | undefined, body: Buffer, dryRun: boolean, writer: FieldManager): Workload {
     const current = this.read(resource, namespace, name)
     const candidate = applyPatch(current as unknown as Json, contentType, body)
-    return this.write(resource, this.acceptWorkload(resource, current, candidate), current, dryRun)
+    return this.write(resource, this.acceptWorkload(resource, current, candidate), current, dryRun, writer)
+  }
+
+  /** A controller's write of `spec.replicas`, through the object or (`writer.subresource`) the scale subresource. */
+  setReplicas(resource: WorkloadResource, namespace: string, name: string, replicas: number, writer: FieldManager): Workload | undefined {
+    const current = this.store.get(resource, namespace, name)
+    if (!current || current.spec.replicas === replicas) return current
+    return this.write(resource, { ...current, spec: { ...current.spec, replicas } }, current, false, writer)
   }
 
   readScale(resource: WorkloadResource, namespace: string, name: string): Scale {
@@ -53,7 +64,7 @@ export class WorkloadWriter {
   }
 
   /** PUT of the Scale subresource. */
-  replaceScale(resource: WorkloadResource, namespace: string, name: string, body: Buffer, dryRun: boolean): Scale {
+  replaceScale(resource: WorkloadResource, namespace: string, name: string, body: Buffer, dryRun: boolean, writer: FieldManager): Scale {
     const current = this.read(resource, namespace, name)
     let candidate: Json
     try {
@@ -61,17 +72,17 @@ export class WorkloadWriter {
     } catch (error) {
       throw badRequestError(`error decoding Scale: ${(error as Error).message}`)
     }
-    return this.scaleTo(resource, current, candidate, dryRun)
+    return this.scaleTo(resource, current, candidate, dryRun, writer)
   }
 
   /** PATCH of the Scale subresource: the patch applies to the Scale object, then its replicas are written. */
-  patchScale(resource: WorkloadResource, namespace: string, name: string, contentType: string | undefined, body: Buffer, dryRun: boolean): Scale {
+  patchScale(resource: WorkloadResource, namespace: string, name: string, contentType: string | undefined, body: Buffer, dryRun: boolean, writer: FieldManager): Scale {
     const current = this.read(resource, namespace, name)
     const candidate = applyPatch(toScale(current) as unknown as Json, contentType, body)
-    return this.scaleTo(resource, current, candidate, dryRun)
+    return this.scaleTo(resource, current, candidate, dryRun, writer)
   }
 
-  private scaleTo(resource: WorkloadResource, current: Workload, candidate: Json, dryRun: boolean): Scale {
+  private scaleTo(resource: WorkloadResource, current: Workload, candidate: Json, dryRun: boolean, writer: FieldManager): Scale {
     const name = current.metadata.name
     if (!isObject(candidate) || (candidate.kind !== undefined && candidate.kind !== 'Scale')) throw badRequestError('the body must be an autoscaling/v1 Scale object')
     const metadata = isObject(candidate.metadata) ? candidate.metadata : {}
@@ -82,7 +93,7 @@ export class WorkloadWriter {
     const spec = isObject(candidate.spec) ? candidate.spec : {}
     const replicas = this.checkReplicas('Scale', 'autoscaling', name, spec.replicas ?? 0)
     const next: Workload = { ...current, spec: { ...current.spec, replicas } }
-    return toScale(this.write(resource, next, current, dryRun))
+    return toScale(this.write(resource, next, current, dryRun, writer))
   }
 
   private checkPrecondition(resource: WorkloadResource, current: Workload, resourceVersion: Json | undefined): void {
@@ -134,6 +145,13 @@ export class WorkloadWriter {
     }
     const nextSpec: WorkloadSpec = structuredClone(current.spec)
     nextSpec.replicas = replicas
+    if (resource === 'deployments') {
+      const paused = spec.paused ?? false
+      if (typeof paused !== 'boolean') throw badRequestError(`spec.paused: expected a boolean, got ${JSON.stringify(paused)}`)
+      // omitempty: a Deployment that is not paused has no `paused` field.
+      if (paused) nextSpec.paused = true
+      else delete nextSpec.paused
+    }
     nextSpec.template.metadata.labels = { ...templateLabels }
     nextSpec.template.spec.terminationGracePeriodSeconds = grace
     const labels = metadata.labels as Record<string, string> | undefined
@@ -145,8 +163,8 @@ export class WorkloadWriter {
     }
   }
 
-  /** Stores `next` unless nothing changed; bumps generation on a spec change and wakes the controller. */
-  private write(resource: WorkloadResource, next: Workload, current: Workload, dryRun: boolean): Workload {
+  /** Stores `next` unless nothing changed; bumps generation on a spec change, records the writer, wakes the controller. */
+  private write(resource: WorkloadResource, next: Workload, current: Workload, dryRun: boolean, writer: FieldManager): Workload {
     const updated: Workload = structuredClone(next)
     for (const field of ['labels', 'annotations'] as const) {
       const map = updated.metadata[field]
@@ -156,7 +174,7 @@ export class WorkloadWriter {
     if (!specChanged && sameJson(updated.metadata, current.metadata)) return current
     if (specChanged) updated.metadata.generation = (current.metadata.generation ?? 1) + 1
     if (dryRun) return updated
-    const stored = this.store.put(resource, updated)
+    const stored = this.store.put(resource, withManagedFields(current, updated, writer, 'object', new Date()))
     if (specChanged) this.controller.workloadChanged(resource, stored.metadata.namespace ?? '', stored.metadata.name)
     return stored
   }

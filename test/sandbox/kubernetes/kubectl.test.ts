@@ -83,7 +83,9 @@ describe('kubectl against the sandbox', () => {
   it('scales a StatefulSet down from the highest ordinal', async () => {
     expect(await kubectl('scale', 'statefulset/memory', '--replicas=1')).toContain('statefulset.apps/memory scaled')
     await waitUntil('memory has one pod left', () => podsOf(sandbox, 'statefulset/memory').length === 1)
-    expect(podsOf(sandbox, 'statefulset/memory')).toEqual([{ name: 'memory-0', owner: 'statefulset/memory', phase: 'Running', terminating: false }])
+    expect(podsOf(sandbox, 'statefulset/memory')).toEqual([
+      { name: 'memory-0', owner: 'statefulset/memory', ownerKind: 'StatefulSet', phase: 'Running', terminating: false, finalizers: [], node: 'sandbox-node-1' },
+    ])
     const scale = JSON.parse(await kubectl('get', '--raw', `/apis/apps/v1/namespaces/${NAMESPACE}/statefulsets/memory/scale`))
     expect(scale).toMatchObject({ kind: 'Scale', apiVersion: 'autoscaling/v1', spec: { replicas: 1 }, status: { replicas: 1, selector: 'app=memory,class=refund' } })
   })

@@ -30,9 +30,14 @@ describe('label selectors', () => {
     expect(() => parseLabelSelector('app=re fund')).toThrowError(/invalid label/)
   })
 
-  it('supports metadata.name and metadata.namespace field selectors only', () => {
-    expect(matchesFields(parseFieldSelector('metadata.name=web,metadata.namespace!=kube-system'), { name: 'web', namespace: 'agents' })).toBe(true)
-    expect(() => parseFieldSelector('status.phase=Running')).toThrowError(/not supported/)
+  it('supports metadata.name and metadata.namespace field selectors everywhere, and each resource its own', () => {
+    const namespace = newNamespace('agents', new Date(0))
+    expect(matchesFields(parseFieldSelector('metadata.name=agents,metadata.namespace!=kube-system', 'namespaces'), namespace, 'namespaces')).toBe(true)
+    expect(() => parseFieldSelector('status.phase=Running', 'deployments')).toThrowError(/field label not supported: status.phase/)
+    expect(parseFieldSelector('status.phase=Running,spec.nodeName!=', 'pods')).toEqual([
+      { field: 'status.phase', operator: '=', value: 'Running' },
+      { field: 'spec.nodeName', operator: '!=', value: '' },
+    ])
   })
 
   it('formats matchLabels as the Scale status selector string', () => {
