@@ -9,6 +9,11 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadRunbook } from '../../src/core/runbook/load.js'
+import { sandboxEnvironment } from '../../src/sandbox/attach.js'
+import { ADMIN_TOKEN } from '../../src/sandbox/kubernetes/rbac.js'
+import { parseSeed } from '../../src/sandbox/seed.js'
+import { startSandbox, type Sandbox } from '../../src/sandbox/server.js'
 import { BIN, cliEnv, observable, ROOT, startHarness, type Harness } from './harness.js'
 
 let h: Harness
@@ -18,6 +23,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.sandbox.stop()
 })
+
+/** Polls `check` every 20 ms until it holds; fails naming `what` after 10 s. */
+async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null }
 
@@ -49,8 +63,8 @@ function runWithClosedOutput(args: string[], env: Record<string, string>): Promi
 }
 
 /** Every Lambda function and workload of the class is halted in the sandbox (and there are some of each). */
-function expectClassHalted(name: string): void {
-  const after = observable(h.sandbox)
+function expectClassHalted(name: string, sandbox: Sandbox = h.sandbox): void {
+  const after = observable(sandbox)
   const functions = Object.keys(after.lambda).filter((k) => k.includes(name))
   expect(functions.length).toBeGreaterThan(0)
   for (const k of functions) expect(after.lambda[k]).toBe(0)
@@ -142,24 +156,63 @@ describe('a terminal or reader that goes away', () => {
   })
 
   it('a hang-up of the whole job (as a terminal sends it) spares a Kubernetes exec plugin running at that moment', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'killswitch-hangup-'))
-    const plugin = join(dir, 'plugin.sh')
-    await writeFile(plugin, `#!/bin/sh\nsleep 1\nprintf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"sandbox-breakglass-token"}}'\n`, { mode: 0o755 })
-    const kubeconfig = join(dir, 'kubeconfig')
-    const original = await readFile(h.env.KUBECONFIG!, 'utf8')
-    const withPlugin = original.replace(
-      '    token: sandbox-breakglass-token',
-      ['    exec:', '      apiVersion: client.authentication.k8s.io/v1', `      command: ${plugin}`, '      interactiveMode: Never'].join('\n'),
-    )
-    expect(withPlugin).not.toBe(original)
-    await writeFile(kubeconfig, withPlugin)
-    const run = spawnCli(['halt', '--runbook', h.runbook, '--scope', 'class=refund', '--reason', 'hangup during the plugin', '--yes'], { ...h.env, KUBECONFIG: kubeconfig }, true)
-    await run.started()
-    // The plugin runs for a second from the first Kubernetes request, which leaves with the first progress line.
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    process.kill(-run.child.pid!, 'SIGHUP')
-    run.closeOutput()
-    expect(await run.exited).toEqual({ code: 0, signal: null })
-    expectClassHalted('refund')
+    // The CLI, like kubectl, hands credentials only to an https:// server, so the plugin must face the sandbox's TLS
+    // endpoint, which the sandbox starts when its seed has an RBAC user (the `killswitch-sandbox-tls` cluster).
+    const seed = parseSeed({ ...h.seed, kubernetes: { ...h.seed.kubernetes, rbac: { users: [{ name: 'oncall' }] } } })
+    const sandbox = await startSandbox({ seed })
+    try {
+      const written = await readFile(sandbox.kubeconfigPath, 'utf8')
+      const server = /- name: killswitch-sandbox-tls\n {2}cluster:\n {4}server: (https:\/\/\S+)\n/.exec(written)?.[1]
+      expect(server).toBeDefined()
+      const dir = await mkdtemp(join(tmpdir(), 'killswitch-hangup-'))
+      const marker = join(dir, 'plugin-ran')
+      const plugin = join(dir, 'plugin.sh')
+      // Each run appends `started`, then (unless killed during its second of sleep) `finished` and the admin token,
+      // which the sandbox accepts on TLS as kubernetes-admin (system:masters).
+      await writeFile(
+        plugin,
+        `#!/bin/sh\necho started >> '${marker}'\nsleep 1\necho finished >> '${marker}'\nprintf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"${ADMIN_TOKEN}"}}'\n`,
+        { mode: 0o755 },
+      )
+      const kubeconfig = join(dir, 'kubeconfig')
+      await writeFile(
+        kubeconfig,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'clusters:',
+          '- name: sandbox-tls',
+          '  cluster:',
+          `    server: ${server}`,
+          '    insecure-skip-tls-verify: true',
+          'users:',
+          '- name: plugin',
+          '  user:',
+          '    exec:',
+          '      apiVersion: client.authentication.k8s.io/v1',
+          `      command: ${plugin}`,
+          '      interactiveMode: Never',
+          'contexts:',
+          '- name: sandbox-tls',
+          '  context:',
+          '    cluster: sandbox-tls',
+          '    user: plugin',
+          'current-context: sandbox-tls',
+          '',
+        ].join('\n'),
+      )
+      const env = { ...sandboxEnvironment(sandbox, (await loadRunbook(h.runbook)).runbook, seed), KILLSWITCH_STATE_DIR: join(dir, 'state'), KUBECONFIG: kubeconfig }
+      const run = spawnCli(['halt', '--runbook', h.runbook, '--scope', 'class=refund', '--reason', 'hangup during the plugin', '--yes'], env, true)
+      // The hang-up comes while the plugin runs: after it started, before its second of sleep is over.
+      await waitFor('the exec plugin has started', async () => (await readFile(marker, 'utf8').catch(() => '')).includes('started'))
+      process.kill(-run.child.pid!, 'SIGHUP')
+      run.closeOutput()
+      expect(await run.exited).toEqual({ code: 0, signal: null })
+      // The plugin ran to its end despite the hang-up; without it the CLI would have had no credential to send.
+      expect((await readFile(marker, 'utf8')).split('\n')).toContain('finished')
+      expectClassHalted('refund', sandbox)
+    } finally {
+      await sandbox.stop()
+    }
   })
 })
