@@ -98,6 +98,7 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
 
   /** Each environment's SDK key is checked once per invocation, however many steps name it; its warnings told once. */
   const sdkKeyChecks = new Map<string, Promise<string[]>>()
+  const pendingLookups = new Set<Promise<void>>()
   const checkSdkKey = async (project: string, environment: string, ctx: PrimitiveContext): Promise<string[]> => {
     const id = `${project}\0${environment}`
     const known = sdkKeyChecks.get(id)
@@ -122,15 +123,21 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
       const flags = spec.flags.map((key) => ({ project: spec.project, environment: spec.environment, key }))
       const lookUpLaterChanges = flags.length <= LATER_CHANGE_LOOKUP_LIMIT
       // All at once: the batched reader answers every flag with one list of the project; the SDK key's environment
-      // and the flags' scheduled changes and triggers are asked beside it, each on its own route.
-      const [views, keyWarnings, laterWarnings] = await Promise.all([
+      // is asked beside it. The flags' scheduled changes and triggers (each on its own route) only make warnings:
+      // resolution does not wait for them, so they never hold back the first patch; close() waits for them, so
+      // plan and halt report them all the same.
+      const later = lookUpLaterChanges
+        ? laterChangeWarnings(restClient(), flags, { scheduledChanges: paced(ctx, scheduledChangesBucket), triggers: paced(ctx, triggersBucket) }).then(
+            (warnings) => warnings.forEach((warning) => ctx.warn(warning)),
+            (error: unknown) => ctx.warn(`could not check the flags for scheduled changes and triggers that would undo a halt (${(error as Error).message})`),
+          )
+        : Promise.resolve()
+      pendingLookups.add(later)
+      const [views, keyWarnings] = await Promise.all([
         Promise.all(flags.map((flag) => reader.read(flag, readOptions(ctx)))),
         checkSdkKey(spec.project, spec.environment, ctx),
-        lookUpLaterChanges
-          ? laterChangeWarnings(restClient(), flags, { scheduledChanges: paced(ctx, scheduledChangesBucket), triggers: paced(ctx, triggersBucket) })
-          : Promise.resolve([]),
       ])
-      for (const warning of [...keyWarnings, ...laterWarnings]) ctx.warn(warning)
+      for (const warning of keyWarnings) ctx.warn(warning)
       if (!lookUpLaterChanges) {
         ctx.warn(
           `${flags.length} flags in one flagOff step: their scheduled changes and triggers, which could turn them back on after a halt, were not checked (at most ${LATER_CHANGE_LOOKUP_LIMIT} per step are, so that the lookups never delay the first flag turned off)`,
@@ -235,6 +242,8 @@ export function createFlagOffPrimitive(config: PrimitiveConfig, dependencies: Fl
     },
 
     async close() {
+      // The scheduled-change and trigger lookups still running: their warnings belong to this invocation's report.
+      await Promise.all(pendingLookups)
       for (const evaluator of evaluators.values()) evaluator.close()
       evaluators.clear()
     },
