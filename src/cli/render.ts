@@ -43,7 +43,8 @@ function stepTitle(step: { name: string; kind: string }): string {
   return step.name === step.kind ? step.kind : `${step.name} (${step.kind})`
 }
 
-export function renderHalt(r: HaltReport): string {
+/** `stateDir`: where this halt's journal is, so that the restore command it prints works as printed. */
+export function renderHalt(r: HaltReport, stateDir?: string): string {
   const lines: string[] = []
   if (r.status === 'refused') return `REFUSED: halt ${r.scope} (${r.haltId})\n${r.refusal}\n`
   const verdict = {
@@ -69,7 +70,7 @@ export function renderHalt(r: HaltReport): string {
     for (const t of targets.filter((x) => x.error)) lines.push(`  ✗ ${t.id}: ${t.error}`)
   }
   if (r.hold) lines.push('', ...renderHold(r.hold, r.reversions ?? []))
-  lines.push('', `restore with: killswitch restore --runbook ${r.runbook.path} --scope ${r.scope} --reason "..."`)
+  lines.push('', `restore with: killswitch restore --runbook ${shellWord(r.runbook.path)} --scope ${r.scope}${stateDir ? ` --state-dir ${shellWord(stateDir)}` : ''} --reason "..."`)
   return lines.join('\n') + '\n'
 }
 
@@ -184,4 +185,9 @@ export function renderDrill(d: DrillReport, written: Record<string, string>): st
   for (const m of d.mismatches) lines.push(`  ✗ ${m.id}: ${m.reason}`)
   lines.push('', 'reports:', ...Object.entries(written).map(([kind, path]) => `  ${kind.padEnd(8)} ${path}`))
   return lines.join('\n') + '\n'
+}
+
+/** A path as a shell word: quoted only when it needs to be. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replace(/'/g, `'\\''`)}'`
 }

@@ -68,6 +68,6 @@ export default class Halt extends KillswitchCommand {
       ports,
     )
     progress.stop()
-    await this.finish(report, renderHalt(report), haltExitCode(report))
+    await this.finish(report, renderHalt(report, this.stateDir(flags)), haltExitCode(report))
   }
 }

@@ -282,3 +282,16 @@ describe('a halt that springs back after it was verified', () => {
     expect(target.live).toMatchObject({ halted: false, by: 'rogue-operator' })
   })
 })
+
+describe('a pod on a node that is gone', () => {
+  it('a verification time-out says the pod is on a NotReady node', async () => {
+    const w = await world(
+      { nodes: [{ name: 'node-lost', ready: false }], namespaces: { agents: { deployments: [refundApi(1, { nodeName: 'node-lost' })] } } },
+      { names: ['deployment/refund-api'] },
+    )
+    const halted = await w.halt('--verify-timeout', '2s')
+    expect(halted.code).toBe(2)
+    expect(halted.json.result.targets[0].error).toMatch(/Terminating since .*its node node-lost is NotReady \(no kubelet to stop it\)/)
+    expect(ns().deployments['refund-api'].replicas).toBe(0)
+  })
+})

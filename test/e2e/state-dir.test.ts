@@ -28,3 +28,26 @@ describe('a state directory without state', () => {
     })
   }
 })
+
+describe('hints that print a command', () => {
+  it('the restore command a halt prints names the state directory it used, and works as printed', async () => {
+    const { startHarness } = await import('./harness.js')
+    const h = await startHarness()
+    try {
+      const stateDir = join(await mkdtemp(join(tmpdir(), 'hint state-')), 'team state')
+      const halted = await runCli(['halt', '--runbook', h.runbook, '--scope', 'class=refund', '--reason', 'hint', '--yes', '--state-dir', stateDir], h.env)
+      expect(halted.code).toBe(0)
+      const hint = /restore with: killswitch (restore .*) --reason "\.\.\."/.exec(halted.stdout)
+      expect(hint?.[1]).toContain(`--state-dir '${stateDir}'`)
+      // Run it as printed (the shell's quoting undone by a shell).
+      const { execFile } = await import('node:child_process')
+      const { BIN, cliEnv, ROOT } = await import('./harness.js')
+      const code = await new Promise<number | null>((resolve) => {
+        const child = execFile('sh', ['-c', `node ${BIN} ${hint![1]} --reason "hint done" --yes`], { cwd: ROOT, env: cliEnv(h.env) }, () => resolve(child.exitCode))
+      })
+      expect(code).toBe(0)
+    } finally {
+      await h.sandbox.stop()
+    }
+  })
+})

@@ -360,7 +360,7 @@ export function createScaleToZeroPrimitive(
           const { client, pace } = await reach(target, ctx)
           const ofJobs = (pod: { owner?: { kind: string; name: string } | null; phase?: string }) =>
             pod.owner?.kind === 'Job' && jobs.has(pod.owner.name) && !isFinished(pod as never)
-          await podCaches.use(client, sw.locator.namespace, pace, (pods) => waitGone(pods, ofJobs, client, pace, ctx))
+          await podCaches.use(client, sw.locator.namespace, pace, (pods) => waitGone(pods, ofJobs, client, ctx))
         }
         return
       }
@@ -372,7 +372,7 @@ export function createScaleToZeroPrimitive(
       await podCaches.use(client, locator.namespace, pace, async (pods) => {
         const unsubscribe = owners.subscribe(() => pods.reevaluate())
         try {
-          await waitGone(pods, own, client, pace, ctx)
+          await waitGone(pods, own, client, ctx)
         } finally {
           unsubscribe()
         }
@@ -472,7 +472,6 @@ export function createScaleToZeroPrimitive(
     pods: import('./namespace-pods.js').NamespacePods,
     counts: import('./namespace-pods.js').PodPredicate,
     client: KubernetesClient,
-    pace: () => Promise<void>,
     ctx: PrimitiveContext,
   ): Promise<void> {
     try {
@@ -480,7 +479,8 @@ export function createScaleToZeroPrimitive(
     } catch (error) {
       if (!ctx.signal.aborted || pods.closed) throw error
       const still = await pods.summariesMatching(counts, AbortSignal.timeout(2000)).catch(() => [])
-      const notReady = await notReadyNodes(client, still.flatMap((p) => (p.nodeName ? [p.nodeName] : [])), pace)
+      // Unpaced: the verification's pacing ended with its signal, and these few reads only explain the failure.
+      const notReady = await notReadyNodes(client, still.flatMap((p) => (p.nodeName ? [p.nodeName] : [])))
       throw Object.assign(error instanceof Error ? error : new Error(String(error)), { stillThere: describeStillThere(still, notReady) })
     }
   }
@@ -489,13 +489,12 @@ export function createScaleToZeroPrimitive(
 const JOBS = { group: 'batch', version: 'v1', plural: 'jobs' }
 
 /** Nodes among `names` whose Ready condition is not True; best effort (nodes are cluster-scoped, often not readable). */
-async function notReadyNodes(client: KubernetesClient, names: string[], pace: () => Promise<void>): Promise<Set<string>> {
+async function notReadyNodes(client: KubernetesClient, names: string[]): Promise<Set<string>> {
   const notReady = new Set<string>()
   const signal = AbortSignal.timeout(2000)
   await Promise.all(
     [...new Set(names)].slice(0, 5).map(async (name) => {
       try {
-        await pace()
         const node = await client.readObject(NODES, '', name, signal)
         const conditions = (node?.status?.conditions ?? []) as Array<{ type?: string; status?: string }>
         if (conditions.find((c) => c.type === 'Ready')?.status !== 'True') notReady.add(name)
