@@ -11,6 +11,13 @@ export interface StatusDetails {
   kind?: string
   uid?: string
   retryAfterSeconds?: number
+  causes?: StatusCause[]
+}
+
+export interface StatusCause {
+  reason: string
+  message: string
+  field: string
 }
 
 export interface StatusObject {
@@ -73,7 +80,23 @@ export function badRequestError(message: string): ApiError {
 
 /** 422: the request decoded but the resulting object is not valid (apiserver field validation). */
 export function invalidError(kind: string, group: string, name: string, cause: string): ApiError {
-  return failure(422, 'Invalid', `${qualified(kind, group)} "${name}" is invalid: ${cause}`, { name, group: group || undefined, kind })
+  return failure(422, 'Invalid', `${qualified(kind, group)} "${name}" is invalid: ${cause}`, { name, group: group || undefined, kind, causes: [causeOf(cause)] })
+}
+
+const CAUSE_REASONS: [RegExp, string][] = [
+  [/^Invalid value/, 'FieldValueInvalid'],
+  [/^Required value/, 'FieldValueRequired'],
+  [/^Forbidden/, 'FieldValueForbidden'],
+  [/^Unsupported value/, 'FieldValueNotSupported'],
+]
+
+/** `field: Reason: detail` → a StatusCause, which kubectl prints after "The Kind "name" is invalid:". */
+function causeOf(cause: string): StatusCause {
+  const separator = cause.indexOf(': ')
+  const field = separator > 0 ? cause.slice(0, separator) : ''
+  const message = separator > 0 ? cause.slice(separator + 2) : cause
+  const reason = CAUSE_REASONS.find(([pattern]) => pattern.test(message))?.[1] ?? 'FieldValueInvalid'
+  return { reason, message, field }
 }
 
 export function methodNotAllowedError(): ApiError {
