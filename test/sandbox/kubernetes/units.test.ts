@@ -1,5 +1,9 @@
-/** The plane's pure pieces: selector parsing and matching, merge and JSON patch, the store's bounded history. */
+/** The plane's pure pieces: selectors, patches, the store's bounded history, managedFields, the TLS certificate. */
+import { createPrivateKey, X509Certificate } from 'node:crypto'
+import { createSecureContext } from 'node:tls'
 import { describe, expect, it } from 'vitest'
+import { changesOf, managerOf, recordWrite, replicasManager } from '../../../src/sandbox/kubernetes/managed-fields.js'
+import { selfSignedCertificate } from '../../../src/sandbox/kubernetes/tls.js'
 import { applyJsonPatch, applyMergePatch, applyPatch } from '../../../src/sandbox/kubernetes/patch.js'
 import { formatMatchLabels, matchesLabels, parseFieldSelector, parseLabelSelector, matchesFields } from '../../../src/sandbox/kubernetes/selectors.js'
 import { newNamespace } from '../../../src/sandbox/kubernetes/objects.js'
@@ -100,5 +104,63 @@ describe('object store', () => {
     store.put('namespaces', newNamespace('agents', new Date(0)))
     store.get('namespaces', undefined, 'agents')!.metadata.name = 'changed'
     expect(store.list('namespaces').map((n) => n.metadata.name)).toEqual(['agents'])
+  })
+})
+
+describe('managedFields', () => {
+  const deployment = (replicas: number, annotations?: Record<string, string>) => ({
+    apiVersion: 'apps/v1',
+    metadata: { labels: { app: 'refund' }, ...(annotations ? { annotations } : {}) },
+    spec: { replicas, selector: { matchLabels: { app: 'refund' } }, template: { spec: { containers: [{ name: 'agent', image: 'a' }] } } },
+  })
+  const at = '2026-01-01T00:00:00Z'
+
+  it('a create owns every field it sets; labels, annotations and list items as wholes (`.`), the selector atomically', () => {
+    const entries = recordWrite(undefined, changesOf(undefined, deployment(2), 'object'), { manager: 'kubectl-client-side-apply', operation: 'Update' }, 'apps/v1', at)
+    expect(entries).toEqual([
+      {
+        manager: 'kubectl-client-side-apply',
+        operation: 'Update',
+        apiVersion: 'apps/v1',
+        time: at,
+        fieldsType: 'FieldsV1',
+        fieldsV1: {
+          'f:metadata': { 'f:labels': { '.': {}, 'f:app': {} } },
+          'f:spec': { 'f:replicas': {}, 'f:selector': {}, 'f:template': { 'f:spec': { 'f:containers': { 'k:{"name":"agent"}': { '.': {}, 'f:image': {}, 'f:name': {} } } } } },
+        },
+      },
+    ])
+  })
+
+  it('a write takes the fields it changes from every other manager; an entry left with nothing goes', () => {
+    const created = recordWrite(undefined, changesOf(undefined, deployment(2), 'object'), { manager: 'creator', operation: 'Update' }, 'apps/v1', at)
+    const scaled = recordWrite(created, changesOf(deployment(2), deployment(0), 'object'), { manager: 'kubectl', operation: 'Update', subresource: 'scale' }, 'apps/v1', at)
+    expect(replicasManager(scaled)).toBe('kubectl')
+    expect(scaled!.filter((e) => e.fieldsV1['f:spec']?.['f:replicas'])).toHaveLength(1)
+    expect(scaled![1]).toMatchObject({ manager: 'kubectl', subresource: 'scale', fieldsV1: { 'f:spec': { 'f:replicas': {} } } })
+    const back = recordWrite(scaled, changesOf(deployment(0), deployment(2), 'object'), { manager: 'keda-operator', operation: 'Update', subresource: 'scale' }, 'apps/v1', at)
+    expect(back!.map((e) => e.manager)).toEqual(['creator', 'keda-operator'])
+    const annotated = recordWrite(back, changesOf(deployment(2), deployment(2, { note: 'x' }), 'object'), { manager: 'kubectl-annotate', operation: 'Update' }, 'apps/v1', at)
+    expect(annotated!.at(-1)!.fieldsV1).toEqual({ 'f:metadata': { 'f:annotations': { '.': {}, 'f:note': {} } } })
+    expect(recordWrite(annotated, changesOf(deployment(2, { note: 'x' }), deployment(2, { note: 'x' }), 'object'), { manager: 'other', operation: 'Update' }, 'apps/v1', at)).toEqual(annotated)
+  })
+
+  it("names the manager by fieldManager, else by the User-Agent's product name", () => {
+    expect(managerOf('killswitch', 'kubectl/v1.32.4 (linux/amd64)')).toBe('killswitch')
+    expect(managerOf(null, 'kubectl/v1.32.4 (linux/amd64) kubernetes/4cb5f07')).toBe('kubectl')
+    expect(managerOf(null, undefined)).toBe('')
+    expect(managerOf(null, 'x'.repeat(200))).toHaveLength(128)
+  })
+})
+
+describe('the TLS endpoint certificate', () => {
+  it('is a self-signed X.509 certificate for 127.0.0.1 that its key signed', () => {
+    const { cert, key } = selfSignedCertificate(new Date('2026-01-01T00:00:00Z'))
+    const certificate = new X509Certificate(cert)
+    expect(certificate.subject).toBe('CN=killswitch-sandbox')
+    expect(certificate.subjectAltName).toBe('IP Address:127.0.0.1, DNS:localhost')
+    expect(certificate.checkPrivateKey(createPrivateKey(key))).toBe(true)
+    expect(certificate.verify(certificate.publicKey)).toBe(true)
+    expect(() => createSecureContext({ cert, key })).not.toThrow()
   })
 })
