@@ -14,7 +14,7 @@ import type { KubeObject } from './objects.js'
 import { mediaType, type Json } from './patch.js'
 import { decodeReview, PROTOBUF_CONTENT_TYPE } from './protobuf.js'
 import type { Authorizer, RequestAttributes, UserInfo } from './rbac.js'
-import type { ResourceWriter } from './resource-writer.js'
+import type { PatchableResource, ResourceWriter } from './resource-writer.js'
 import { apiVersionOf, RESOURCES, type AddOn, type ResourceName, type WorkloadResource } from './resources.js'
 import type { Route } from './routes.js'
 import { exactName, matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector } from './selectors.js'
@@ -248,7 +248,7 @@ function serveObject(parts: PlaneParts, req: SandboxRequest, res: ServerResponse
         return sendJson(res, 200, parts.workloads.patch(resource, namespace ?? '', name, req.headers['content-type'], req.body, dryRun, writerOf(req)))
       }
       if (!RESOURCES[resource].verbs.includes('patch')) throw methodNotAllowedError()
-      return sendJson(res, 200, parts.resources.patch(resource as Parameters<ResourceWriter['patch']>[0], namespace ?? '', name, req.headers['content-type'], req.body, dryRun, writerOf(req)))
+      return sendJson(res, 200, parts.resources.patch(resource as PatchableResource, namespace ?? '', name, req.headers['content-type'], req.body, dryRun, writerOf(req)))
     }
     case 'DELETE':
       if (resource === 'pods') return servePodDelete(parts, req, res, namespace ?? '', name)

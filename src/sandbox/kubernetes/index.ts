@@ -217,8 +217,7 @@ class KubernetesCluster {
       grace = seed.terminationGracePeriodSeconds ?? workload.spec.template.spec.terminationGracePeriodSeconds
     } else if (seed.owner) {
       const apiVersion = seed.owner.apiVersion ?? defaultApiVersion(seed.owner.kind)
-      const existing = seed.owner.kind === 'Job' ? this.store.get('jobs', namespace, seed.owner.name) : undefined
-      owner = { apiVersion, kind: seed.owner.kind, name: seed.owner.name, uid: existing?.metadata.uid ?? crypto.randomUUID(), controller: true, blockOwnerDeletion: true }
+      owner = { apiVersion, kind: seed.owner.kind, name: seed.owner.name, uid: crypto.randomUUID(), controller: true, blockOwnerDeletion: true }
     }
     const nodeName = seed.nodeName ?? (seed.phase === 'Pending' ? undefined : DEFAULT_NODE)
     return newPod(

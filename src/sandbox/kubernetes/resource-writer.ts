@@ -52,7 +52,7 @@ function decodeCheck(goType: string): Check {
 }
 
 /** Defaults and validation of each resource's spec; returns the spec to store. */
-function acceptSpec(resource: PatchableResource, name: string, current: JsonObject, spec: JsonObject): JsonObject {
+function acceptSpec(resource: PatchableResource, name: string, spec: JsonObject): JsonObject {
   const { kind, group } = RESOURCES[resource]
   const next = structuredClone(spec)
   switch (resource) {
@@ -80,7 +80,7 @@ function acceptSpec(resource: PatchableResource, name: string, current: JsonObje
       if (typeof next.maxReplicas !== 'number' || next.maxReplicas < min) {
         throw invalidError(kind, group, name, `spec.maxReplicas: Invalid value: ${JSON.stringify(next.maxReplicas)}: must be greater than or equal to \`minReplicas\``)
       }
-      if (!same(next.scaleTargetRef, current.scaleTargetRef)) next.scaleTargetRef ??= current.scaleTargetRef!
+      if (!isObject(next.scaleTargetRef)) throw invalidError(kind, group, name, 'spec.scaleTargetRef.kind: Required value')
       return next
     }
     case 'scaledobjects': {
@@ -151,7 +151,7 @@ export class ResourceWriter {
     if (resource === 'pods' && !same(candidateSpec, currentSpec)) {
       throw invalidError(kind, group, name, 'spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)')
     }
-    const spec = acceptSpec(resource, name, currentSpec, candidateSpec)
+    const spec = acceptSpec(resource, name, candidateSpec)
     const nextMeta: ObjectMeta = { ...current.metadata }
     const setMap = (field: 'labels' | 'annotations') => {
       const map = metadata[field] as Record<string, string> | null | undefined
