@@ -22,6 +22,8 @@ import type { ObjectStore, StoreEvent } from './store.js'
 import type { WorkloadWriter } from './workloads.js'
 
 const KEDA: FieldManager = { manager: 'keda-operator', operation: 'Update' }
+/** Who created the seeded objects: a `kubectl apply`. */
+const APPLIED: FieldManager = { manager: 'kubectl-client-side-apply', operation: 'Update' }
 export const PAUSED_REPLICAS_ANNOTATION = 'autoscaling.keda.sh/paused-replicas'
 export const PAUSED_ANNOTATION = 'autoscaling.keda.sh/paused'
 
@@ -74,10 +76,11 @@ export class Autoscalers {
     for (const scaledObject of seed.scaledObjects) {
       const target = workloadOf(scaledObject.target)
       const workload = this.store.get(target.resource, namespace, target.name)
-      const created = this.store.put('scaledobjects', newScaledObject(namespace, scaledObject, workload?.spec.replicas ?? 0, this.now()))
-      if (!this.pausedBy(created)) this.store.put('horizontalpodautoscalers', newKedaHpa(created, this.now()))
+      const object = newScaledObject(namespace, scaledObject, workload?.spec.replicas ?? 0, this.now())
+      const created = this.store.put('scaledobjects', withManagedFields(undefined, object, APPLIED, 'object', this.now()))
+      if (!this.pausedBy(created)) this.store.put('horizontalpodautoscalers', withManagedFields(undefined, newKedaHpa(created, this.now()), KEDA, 'object', this.now()))
     }
-    for (const hpa of seed.hpas) this.store.put('horizontalpodautoscalers', newHpa(namespace, hpa, this.now()))
+    for (const hpa of seed.hpas) this.store.put('horizontalpodautoscalers', withManagedFields(undefined, newHpa(namespace, hpa, this.now()), APPLIED, 'object', this.now()))
     for (const scaleBack of seed.scaleBack) {
       this.scaleBacks.push({ namespace, seed: scaleBack, target: workloadOf(scaleBack.target) })
     }
