@@ -244,6 +244,27 @@ describe('least privilege and stale runbooks', () => {
     expect(ns().deployments['refund-api'].replicas).toBe(2)
   })
 
+  it('a role that may not patch the ScaledObject: the workload is halted, the pause fails, the halt says partial', async () => {
+    const noPause = {
+      ...scaler,
+      rules: [...scaler.rules, { apiGroups: ['keda.sh'], resources: ['scaledobjects'], verbs: ['get', 'list'] }, { apiGroups: ['batch'], resources: ['cronjobs'], verbs: ['list'] }],
+    }
+    const w = await world(
+      { rbac: { users: [noPause] }, namespaces: { agents: { deployments: [refundApi(2)], scaledObjects: [{ name: 'refund-so', target: 'deployment/refund-api' }] } } },
+      { selector: 'class=refund' },
+      { context: 'killswitch-sandbox-as-scaler' },
+    )
+    const halted = await w.halt()
+    expect(halted.code).toBe(2)
+    expect(halted.json.result.status).toBe('partial')
+    const byLabel = Object.fromEntries(halted.json.result.targets.map((t: any) => [t.label, t]))
+    expect(byLabel['agents/deployment/refund-api'].status).toBe('halted')
+    expect(byLabel['agents/ScaledObject/refund-so'].status).toBe('failed')
+    expect(byLabel['agents/ScaledObject/refund-so'].error).toMatch(/forbidden|KubernetesForbidden|refused/i)
+    expect(ns().deployments['refund-api'].replicas).toBe(0)
+    expect(ns().scaledObjects['refund-so'].annotations ?? {}).toEqual({})
+  })
+
   it('fails only the named workload that is gone, halts the others, exit 2', async () => {
     const w = await world(
       { namespaces: { agents: { deployments: [refundApi(2)] } } },
