@@ -16,6 +16,19 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   })
 }
 
+/**
+ * Waits for `promise` on behalf of one caller: rejects with the signal's reason as soon as it aborts, leaving the
+ * promise itself running for others who share it (a credential fetched once for every request).
+ */
+export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason)
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
+  })
+}
+
 export interface PollOptions {
   signal: AbortSignal
   /** First wait between reads; doubles up to `maxIntervalMs`. */

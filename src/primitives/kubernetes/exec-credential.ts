@@ -14,6 +14,7 @@
  */
 import { spawn } from 'node:child_process'
 import { PrimitiveError } from '../../core/primitive.js'
+import { untilAborted } from '../../core/wait.js'
 import type { ClientCertificate, ExecPluginConfig, KubernetesCluster } from './kubeconfig.js'
 
 export interface ExecCredential {
@@ -158,15 +159,6 @@ function parseExecCredential(plugin: ExecPluginConfig, stdout: string): { creden
     credential: { token, clientCertificate: cert === undefined ? undefined : { cert: Buffer.from(cert), key: Buffer.from(key!) } },
     expiresAt,
   }
-}
-
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
 }
 
 function failed(plugin: ExecPluginConfig, what: string, hint?: string): PrimitiveError {

@@ -21,6 +21,7 @@ import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { isMap, isSeq, parseDocument } from 'yaml'
 import { PrimitiveError } from '../../core/primitive.js'
+import { untilAborted } from '../../core/wait.js'
 import type { OidcProviderConfig } from './kubeconfig.js'
 import { createProxyAgent, isSpeakableProxy, proxyFromEnvironment } from './proxy.js'
 
@@ -267,13 +268,4 @@ async function writeBack(provider: OidcProviderConfig, tokens: Record<string, st
     await lock.close()
     await rm(`${provider.file}.lock`, { force: true })
   }
-}
-
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason)
-  return new Promise((resolve, reject) => {
-    const onAbort = () => reject(signal.reason)
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort))
-  })
 }
