@@ -55,15 +55,18 @@ export class ReplicaSetOwners {
     return () => this.onChange.delete(listener)
   }
 
-  /** Whether the Deployment `name` controls the ReplicaSet `replicaSet`; `undefined` when not known yet. */
-  deploymentOwns(name: string, replicaSet: string, podTemplateHash: string | undefined): boolean | undefined {
-    if (this.byName) return replicaSet === `${name}-${podTemplateHash ?? ''}`
+  /** The Deployment that controls the ReplicaSet `replicaSet` (`null`: none does); `undefined` when not known yet. */
+  deploymentOf(replicaSet: string, podTemplateHash: string | undefined): string | null | undefined {
+    if (this.byName) {
+      const suffix = `-${podTemplateHash ?? ''}`
+      return replicaSet.endsWith(suffix) && replicaSet.length > suffix.length ? replicaSet.slice(0, -suffix.length) : null
+    }
     if (!this.owners.has(replicaSet)) {
       this.relistSoon()
       return undefined
     }
     const owner = this.owners.get(replicaSet)
-    return owner?.kind === 'Deployment' && owner.name === name
+    return owner?.kind === 'Deployment' ? owner.name : null
   }
 
   private async list(signal: AbortSignal): Promise<void> {
@@ -110,7 +113,8 @@ function ownedBy(pod: PodSummary, kind: WorkloadKind, name: string, owners: Repl
   if (pod.owner === null) return false
   if (kind === 'statefulset') return pod.owner.kind === 'StatefulSet' && pod.owner.name === name
   if (pod.owner.kind !== 'ReplicaSet') return false
-  return owners.deploymentOwns(name, pod.owner.name, pod.labels['pod-template-hash'])
+  const deployment = owners.deploymentOf(pod.owner.name, pod.labels['pod-template-hash'])
+  return deployment === undefined ? undefined : deployment === name
 }
 
 /**
@@ -125,6 +129,7 @@ export function foreignPods(
   owners: ReplicaSetOwners,
 ): Map<string, string[]> {
   const byOwner = new Map<string, string[]>()
+  const hasDeployments = [...targets].some((t) => t.startsWith('deployment/'))
   for (const pod of pods) {
     if (!selector(pod.labels) || isFinished(pod)) continue
     const owner = pod.owner
@@ -132,7 +137,9 @@ export function foreignPods(
     let ours = false
     if (owner?.kind === 'StatefulSet') ours = targets.has(`statefulset/${owner.name}`)
     else if (owner?.kind === 'ReplicaSet') {
-      ours = [...targets].some((t) => t.startsWith('deployment/') && owners.deploymentOwns(t.slice('deployment/'.length), owner.name, pod.labels['pod-template-hash']) !== false)
+      const deployment = owners.deploymentOf(owner.name, pod.labels['pod-template-hash'])
+      // Not known yet: counted as the step's own when it halts any Deployment, as verification counts it.
+      ours = deployment === undefined ? hasDeployments : targets.has(`deployment/${deployment}`)
     } else if (owner?.kind === 'Job') {
       // A CronJob's Job is named <cronjob>-<scheduled time in minutes>.
       ours = [...cronJobs].some((c) => owner.name.startsWith(`${c}-`))

@@ -13,6 +13,7 @@ import type { PrimitiveConfig } from '../registry.js'
 import type { KubeObject, KubernetesClient, KubernetesConnector, Workload, WorkloadKind, WorkloadRef } from './client.js'
 import { connectWithKubeconfig, KubernetesApiError } from './http-client.js'
 import { labelQueryPredicate } from './label-selector.js'
+import type { NamespacePods, PodPredicate } from './namespace-pods.js'
 import { describeStillThere, foreignPods, isFinished, NODES, ownRunningPods, ReplicaSetOwners } from './ownership.js'
 import { findReconcilers } from './reconcilers.js'
 import { SharedNamespacePods } from './shared-namespace-pods.js'
@@ -358,8 +359,7 @@ export function createScaleToZeroPrimitive(
         const jobs = deletedJobs.get(target.id)
         if (jobs && jobs.size > 0) {
           const { client, pace } = await reach(target, ctx)
-          const ofJobs = (pod: { owner?: { kind: string; name: string } | null; phase?: string }) =>
-            pod.owner?.kind === 'Job' && jobs.has(pod.owner.name) && !isFinished(pod as never)
+          const ofJobs: PodPredicate = (pod) => pod.owner?.kind === 'Job' && jobs.has(pod.owner.name) && !isFinished(pod)
           await podCaches.use(client, sw.locator.namespace, pace, (pods) => waitGone(pods, ofJobs, client, ctx))
         }
         return
@@ -469,8 +469,8 @@ export function createScaleToZeroPrimitive(
 
   /** Waits until no pod `counts`; on giving up, says which pods are still there and why. */
   async function waitGone(
-    pods: import('./namespace-pods.js').NamespacePods,
-    counts: import('./namespace-pods.js').PodPredicate,
+    pods: NamespacePods,
+    counts: PodPredicate,
     client: KubernetesClient,
     ctx: PrimitiveContext,
   ): Promise<void> {
