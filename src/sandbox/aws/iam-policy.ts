@@ -7,7 +7,7 @@ import { AwsError } from './errors.js'
 export type IamKind = 'role' | 'user' | 'group'
 
 /**
- * Aggregate inline policy size per entity, whitespace not counted (IAM quotas page, PROTOCOLS.md B.4).
+ * Aggregate inline policy size per entity, whitespace not counted (IAM quotas, https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
  */
 export const INLINE_POLICY_QUOTA: Record<IamKind, number> = { role: 10_240, user: 2_048, group: 5_120 }
 
@@ -87,7 +87,7 @@ type PolicySet = ReadonlyMap<string, string>
 /**
  * The inline policies of one IAM entity. The control plane (Get/List/Put/Delete) sees every change at once; the
  * simulator sees the set as it was `propagationMs` ago, because a policy change reaches IAM's regional data
- * planes only after a delay ("it may take a few minutes", PROTOCOLS.md B.4).
+ * planes only after a delay ("it may take a few minutes", https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
  */
 export class InlinePolicies {
   private current: Map<string, string>

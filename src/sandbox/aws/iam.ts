@@ -1,6 +1,6 @@
 /**
  * IAM (query protocol, global per account): roles, users and groups with their tags and inline policies, and
- * SimulatePrincipalPolicy over the propagated view of those policies (PROTOCOLS.md B).
+ * SimulatePrincipalPolicy over the propagated view of those policies (IAM API reference, https://docs.aws.amazon.com/IAM/latest/APIReference/; SimulatePrincipalPolicy: https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html).
  */
 import type { Realism } from '../realism.js'
 import { AwsError } from './errors.js'
@@ -79,7 +79,7 @@ export function createIamService(world: AwsWorld, realism: Realism): AwsService 
       .sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()))
   }
 
-  /** The members every listing and Get* shares; Get* adds Tags, which the List* calls omit (PROTOCOLS.md B.2). */
+  /** The members every listing and Get* shares; Get* adds Tags, which the List* calls omit (compare https://docs.aws.amazon.com/IAM/latest/APIReference/API_Role.html with API_ListRoles.html). */
   function entityXml(entity: IamEntity, account: string, withTags: boolean): string {
     let xml = text('Path', entity.path) + text(`${KIND_TITLE[entity.kind]}Name`, entity.name) + text(`${KIND_TITLE[entity.kind]}Id`, entity.id)
     xml += text('Arn', entity.arn) + text('CreateDate', createDate)

@@ -1,7 +1,7 @@
 /**
  * Who is calling: the account and principal behind an access key id. Keys issued by the emulated AssumeRole
  * belong to the assumed role; keys listed in the seed's `principals` to that ARN; any other key to the seed's
- * default account and principal (PROTOCOLS.md C.2; the sandbox does not check signatures).
+ * default account and principal (https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html; the sandbox does not check signatures).
  */
 import type { Seed } from '../seed.js'
 import { iamEntityId } from './world.js'

@@ -1,5 +1,5 @@
 /**
- * Lambda (rest-json, per account and region): the calls a concurrency halt and its restore make (PROTOCOLS.md A).
+ * Lambda (rest-json, per account and region): the calls a concurrency halt and its restore make (Lambda API reference, https://docs.aws.amazon.com/lambda/latest/api/).
  * Errors carry `x-amzn-ErrorType` and a `{"Type", "message"}` body; the control plane is rate-limited per account
  * and region, GetFunction at 100 rps and everything else at 15 rps, answering 429 with `Retry-After` (A.3, I.1).
  */
@@ -10,7 +10,7 @@ import { decodeMarker, encodeMarker, lambdaTimestamp, requestId } from './ids.js
 import type { AwsCall, AwsService, FaultDecision } from './service.js'
 import { lambdaArn, type Account, type AwsWorld, type LambdaFunction } from './world.js'
 
-/** "must keep 100 of the concurrency limit unreserved" (PROTOCOLS.md A.3). */
+/** "must keep 100 of the concurrency limit unreserved" (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html). */
 export const MINIMUM_UNRESERVED = 100
 const PAGE_SIZE = 50
 const CODE_SIZE = 1024
@@ -43,7 +43,7 @@ function sendError(call: AwsCall, error: AwsError): void {
     'content-type': 'application/json',
   }
   const body: Record<string, unknown> = { Type: error.senderFault ? 'User' : 'Service' }
-  // ResourceNotFoundException and ServiceException model `Message`; the others `message` (PROTOCOLS.md A.2).
+  // ResourceNotFoundException and ServiceException model `Message`; the others `message` (the error shapes of the Lambda service model, as @aws-sdk/client-lambda generates them).
   body[error.code === 'ResourceNotFoundException' || error.code === 'ServiceException' ? 'Message' : 'message'] = error.message
   if (error.details.reason !== undefined) body.Reason = error.details.reason
   if (error.details.retryAfterSeconds !== undefined) headers['retry-after'] = String(error.details.retryAfterSeconds)
@@ -59,7 +59,7 @@ function invalidParameter(message: string): AwsError {
   return new AwsError('InvalidParameterValueException', 400, message)
 }
 
-/** The SDKs percent-encode path labels (`:` → `%3A`), so names and ARNs arrive encoded (PROTOCOLS.md A.1). */
+/** The SDKs percent-encode path labels (`:` → `%3A`), so names and ARNs arrive encoded (https://docs.aws.amazon.com/lambda/latest/api/API_GetFunctionConcurrency.html). */
 function decodePathLabel(label: string): string {
   try {
     return decodeURIComponent(label)
@@ -185,7 +185,7 @@ export function createLambdaService(world: AwsWorld, realism: Realism): AwsServi
       method: 'GET',
       pattern: /^\/2019-09-30\/functions\/([^/]+)\/concurrency$/,
       operation: 'GetFunctionConcurrency',
-      // Unreserved: the key is absent (PROTOCOLS.md A.1), not 0 and not null.
+      // Unreserved: the key is absent (https://docs.aws.amazon.com/lambda/latest/api/API_GetFunctionConcurrency.html), not 0 and not null.
       handle: (call, label) => {
         const fn = findFunction(call, label)
         return { status: 200, body: fn.reservedConcurrency === null ? {} : { ReservedConcurrentExecutions: fn.reservedConcurrency } }

@@ -1,5 +1,5 @@
 /**
- * The AWS query protocol shared by IAM, STS and SNS (PROTOCOLS.md B.1, B.3, I.2): form-encoded `Action=…&Version=…`
+ * The AWS query protocol shared by IAM, STS and SNS (Smithy awsQuery protocol, https://smithy.io/2.0/aws/protocols/aws-query-protocol.html): form-encoded `Action=…&Version=…`
  * requests; XML answers `<{Action}Response xmlns><{Action}Result>…</{Action}Result><ResponseMetadata>` and errors
  * `<ErrorResponse><Error><Type/><Code/><Message/></Error><RequestId/></ErrorResponse>` with the code's HTTP status.
  */
@@ -82,7 +82,7 @@ export function tagMembers(tags: Record<string, string>): string {
   )
 }
 
-/** RFC 3986 percent-encoding, as IAM returns policy documents (PROTOCOLS.md B.3). */
+/** RFC 3986 percent-encoding, as IAM returns policy documents (https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetRolePolicy.html: "PolicyDocument … URL-encoded compliant with RFC 3986"). */
 export function rfc3986(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
 }

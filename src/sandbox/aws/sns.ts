@@ -1,6 +1,6 @@
 /**
  * SNS (query protocol): Publish to existing topics, keeping every message for inspection, plus CreateTopic and
- * ListTopics so the CLI can be used naturally (PROTOCOLS.md C.1).
+ * ListTopics so the CLI can be used naturally (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html).
  */
 import { randomUUID } from 'node:crypto'
 import { AwsError } from './errors.js'

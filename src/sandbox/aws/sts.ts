@@ -1,6 +1,6 @@
 /**
  * STS (query protocol): GetCallerIdentity for the key's principal, and AssumeRole, which issues fresh temporary
- * credentials that later calls then act under (PROTOCOLS.md C.2).
+ * credentials that later calls then act under (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html).
  */
 import { AwsError } from './errors.js'
 import type { Identities } from './identity.js'

@@ -1,6 +1,6 @@
 /**
  * The AWS CLI (a botocore client, independent of the JS SDK) against the sandbox: it must parse every answer,
- * including IAM's URL-encoded policy documents, which botocore decodes (PROTOCOLS.md B.3).
+ * including IAM's URL-encoded policy documents, which botocore decodes (https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetRolePolicy.html).
  */
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'

@@ -1,6 +1,6 @@
 /**
  * The same SDK call sequence against the sandbox and against moto (an independent AWS emulator), comparing what
- * a caller can observe: results and error names. Where the two disagree, PROTOCOLS.md decides which one follows
+ * a caller can observe: results and error names. Where the two disagree, the AWS documentation decides which one follows
  * AWS; each such case is listed in KNOWN_DIFFERENCES with its reason, and the sandbox's side is asserted.
  */
 import { randomBytes } from 'node:crypto'
@@ -117,7 +117,7 @@ const KNOWN_DIFFERENCES: Record<string, { sandbox: Observation; reason: string }
     sandbox: { ok: { ReservedConcurrentExecutions: 0 } },
     reason:
       'moto tests `if self.reserved_concurrency:` (moto/awslambda/models.py), so a reservation of 0 drops Concurrency. AWS returns ' +
-      'Concurrency whenever a reservation is set, 0 included (PROTOCOLS.md A.1/A.4: 0 and unreserved are different states).',
+      'Concurrency whenever a reservation is set, 0 included (https://docs.aws.amazon.com/lambda/latest/api/API_GetFunction.html and configuration-concurrency.html: 0 and unreserved are different states).',
   },
 }
 
